@@ -1,0 +1,48 @@
+# Every target sets itself up from nothing: a fresh clone needs only python3 (>= 3.11) and make.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+LOCAL_PACKAGES := packages/etl_core packages/etl_aws packages/etl_local packages/etl_ops lambdas/durable lambdas/sfn lambdas/approval
+PYPROJECTS := $(wildcard $(addsuffix /pyproject.toml,$(LOCAL_PACKAGES)))
+
+.PHONY: help venv test lint fmt bench build demo clean
+
+help:
+	@echo "make demo   run the whole system locally (both orchestrators, approval, review)"
+	@echo "make test   lint + the full test suite"
+	@echo "make bench  benchmarks with printed figures"
+	@echo "make build  one reproducible Lambda zip per function package under dist/"
+
+$(STAMP): requirements-dev.txt $(PYPROJECTS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(addprefix -e ,$(dir $(PYPROJECTS)))
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: lint
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) bench/bench_core.py
+
+build: $(STAMP)
+	$(PY) scripts/build_lambdas.py
+
+demo: $(STAMP)
+	@echo "make demo: the local runtime is coming (see README, 'Status')." && exit 1
+
+clean:
+	rm -rf $(VENV) dist .local bench/data .pytest_cache .ruff_cache .hypothesis

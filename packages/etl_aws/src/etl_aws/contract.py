@@ -1,0 +1,88 @@
+"""The deployment contract: one place for names the code, the local runtime and Terraform must agree on.
+
+Terraform cannot import Python, so `tests/terraform` reads the HCL and holds it against these values;
+the local runtime builds its resources from them directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# S3 layout ---------------------------------------------------------------------------------------
+UPLOAD_PREFIX = "uploads/"
+UPLOAD_SUFFIX = ".csv"
+STAGING_PREFIX = "staging/"  # staging/<job_id>/records.jsonl, rejects.jsonl, manifest.json (output bucket)
+PROCESSED_PREFIX = "processed/"  # processed/<job_id>/... (output bucket, consumers read only this)
+ARCHIVE_PREFIX = "archive/"  # archive/<job_id>/<file name> (raw bucket)
+
+RECORDS_FILE = "records.jsonl"
+REJECTS_FILE = "rejects.jsonl"
+MANIFEST_FILE = "manifest.json"
+
+# Workflow kinds ----------------------------------------------------------------------------------
+DURABLE = "durable"
+STEP_FUNCTIONS = "sfn"
+WORKFLOWS = (DURABLE, STEP_FUNCTIONS)
+
+# Environment variables read by etl_aws.config.Settings ------------------------------------------
+ENV_JOBS_TABLE = "ETL_JOBS_TABLE"
+ENV_OUTPUT_BUCKET = "ETL_OUTPUT_BUCKET"
+ENV_TOPIC_ARN = "ETL_TOPIC_ARN"
+ENV_API_URL = "ETL_API_URL"
+ENV_WORKFLOW = "ETL_WORKFLOW"
+ENV_ORCHESTRATOR_ARN = "ETL_ORCHESTRATOR_ARN"
+ENV_APPROVAL_TIMEOUT = "ETL_APPROVAL_TIMEOUT_SECONDS"
+ENV_MAX_FILE_BYTES = "ETL_MAX_FILE_BYTES"
+ENV_RETENTION_DAYS = "ETL_RETENTION_DAYS"
+
+# Jobs table --------------------------------------------------------------------------------------
+JOBS_HASH_KEY = "job_id"
+JOBS_STATUS_INDEX = "status-index"  # GSI: hash status, range updated_at
+JOBS_TTL_ATTRIBUTE = "expires_at"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function: its logical name, handler path, the zip it ships in, the env it reads."""
+
+    key: str
+    handler: str
+    package: str
+    env: tuple[str, ...]
+
+
+_STEP_ENV = (ENV_JOBS_TABLE, ENV_OUTPUT_BUCKET, ENV_WORKFLOW, ENV_MAX_FILE_BYTES, ENV_RETENTION_DAYS)
+_APPROVAL_STEP_ENV = (*_STEP_ENV, ENV_TOPIC_ARN, ENV_API_URL, ENV_APPROVAL_TIMEOUT)
+_STARTER_ENV = (ENV_JOBS_TABLE, ENV_WORKFLOW, ENV_ORCHESTRATOR_ARN, ENV_RETENTION_DAYS)
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec("durable-orchestrator", "etl_durable.orchestrator.handler", "durable", _APPROVAL_STEP_ENV),
+    FunctionSpec("durable-starter", "etl_durable.starter.handler", "durable", _STARTER_ENV),
+    FunctionSpec("sfn-extract", "etl_sfn.tasks.extract_handler", "sfn", _STEP_ENV),
+    FunctionSpec("sfn-transform", "etl_sfn.tasks.transform_handler", "sfn", _STEP_ENV),
+    FunctionSpec("sfn-load", "etl_sfn.tasks.load_handler", "sfn", _STEP_ENV),
+    FunctionSpec("sfn-request-approval", "etl_sfn.tasks.request_approval_handler", "sfn", _APPROVAL_STEP_ENV),
+    FunctionSpec("sfn-finalize", "etl_sfn.tasks.finalize_handler", "sfn", _STEP_ENV),
+    FunctionSpec("sfn-starter", "etl_sfn.starter.handler", "sfn", _STARTER_ENV),
+    FunctionSpec("approval-api", "etl_approval.app.handler", "approval", (ENV_JOBS_TABLE,)),
+)
+
+FUNCTIONS_BY_KEY = {f.key: f for f in FUNCTIONS}
+
+# Packages built by `make build` into dist/<package>.zip, and the source trees each one holds.
+PACKAGES: dict[str, tuple[str, ...]] = {
+    "durable": ("packages/etl_core", "packages/etl_aws", "lambdas/durable"),
+    "sfn": ("packages/etl_core", "packages/etl_aws", "lambdas/sfn"),
+    "approval": ("packages/etl_core", "packages/etl_aws", "lambdas/approval"),
+}
+
+ASL_PATH = "lambdas/sfn/src/etl_sfn/state_machine.asl.json"
+# Placeholders in the ASL file, filled by Terraform templatefile() and by the tests.
+ASL_PLACEHOLDERS = {
+    "extract": "${extract_arn}",
+    "transform": "${transform_arn}",
+    "load": "${load_arn}",
+    "request_approval": "${request_approval_arn}",
+    "finalize": "${finalize_arn}",
+}
+ASL_TIMEOUT_PLACEHOLDER = "${approval_timeout_seconds}"
