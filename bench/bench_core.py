@@ -168,7 +168,8 @@ def main() -> None:
     ours = results["etl_core"]["seconds"]
     if "naive" in results:
         print(
-            f"speed-up over the straightforward version: {results['naive']['seconds'] / ours:.1f}x (target >= 6x)"
+            f"speed-up over the straightforward version: "
+            f"{results['naive']['seconds'] / ours:.1f}x (target >= 6x)"
         )
     print(f"time relative to DuckDB: {ours / results['duckdb']['seconds']:.2f}x (target <= 3x)")
 
