@@ -1,0 +1,355 @@
+"""The jobs table: one item per job, every state change a conditional write.
+
+Public reads return `Job`, built from an allow-list of attributes: the callback id / task token and the
+review token hash are stored on the same item but can only be read through `approval_secrets`, which
+no API response or log line ever sees.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+from etl_aws import clients
+from etl_aws import contract as C
+from etl_aws.errors import (
+    DecisionConflict,
+    DecisionGone,
+    InvalidTransition,
+    JobNotFound,
+    NotAwaitingDecision,
+)
+from etl_aws.models import TERMINAL, Decision, JobStatus, ObjectRef
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def iso_in(seconds: int) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class HistoryEntry(BaseModel):
+    status: JobStatus
+    at: str
+
+
+class Job(BaseModel):
+    """A job as the API and operators see it. No secrets: they are not even fields."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    job_id: str
+    workflow: str
+    status: JobStatus
+    file_name: str = ""
+    source: dict[str, Any] = Field(default_factory=dict)
+    counts: dict[str, int] = Field(default_factory=dict)
+    reasons: dict[str, int] = Field(default_factory=dict)
+    summary: dict[str, Any] = Field(default_factory=dict)
+    outputs: dict[str, str] = Field(default_factory=dict)
+    error: dict[str, str] | None = None
+    decision: dict[str, Any] | None = None
+    history: list[HistoryEntry] = Field(default_factory=list)
+    execution_arn: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    approval_expires_at: str | None = None
+    notified_at: str | None = None
+    callback_sent_at: str | None = None
+    finalized_at: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Job:
+        data = {k: _plain(item[k]) for k in cls.model_fields if k in item and k != "summary"}
+        if "summary_json" in item:
+            data["summary"] = json.loads(item["summary_json"])
+        return cls.model_validate(data)
+
+
+@dataclass(frozen=True)
+class ApprovalSecrets:
+    """Stored secrets of a waiting job, for the approval service only. Never log or return this."""
+
+    workflow: str
+    callback_token: str | None
+    review_token_hash: str | None
+    review_token_used_at: str | None
+    approval_expires_at: str | None
+    callback_sent_at: str | None
+
+    def __repr__(self) -> str:  # keep secrets out of tracebacks and debug output
+        return f"ApprovalSecrets(workflow={self.workflow!r}, callback_token=***, review_token_hash=***)"
+
+
+_SECRET_ATTRIBUTES = ("callback_token", "review_token_hash")
+
+
+class JobsRepository:
+    """All reads and writes of the jobs table."""
+
+    def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
+        self._table = (dynamodb or clients.resource("dynamodb")).Table(table_name)
+
+    # ---- create and read ---------------------------------------------------------------------------
+
+    def create(self, job_id: str, workflow: str, ref: ObjectRef, retention_days: int) -> Job:
+        """Create the job in RECEIVED; creating it again is a no-op that returns the existing job."""
+        now = now_iso()
+        item = {
+            "job_id": job_id,
+            "workflow": workflow,
+            "status": JobStatus.RECEIVED.value,
+            "file_name": ref.file_name,
+            "source": {k: v for k, v in ref.model_dump().items() if v is not None},
+            "history": [{"status": JobStatus.RECEIVED.value, "at": now}],
+            "created_at": now,
+            "updated_at": now,
+            C.JOBS_TTL_ATTRIBUTE: int(time.time()) + retention_days * 86400,
+        }
+        try:
+            self._table.put_item(Item=item, ConditionExpression=Attr("job_id").not_exists())
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return self.get(job_id)
+            raise
+        return Job.from_item(item)
+
+    def find(self, job_id: str) -> Job | None:
+        item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+        return Job.from_item(item) if item else None
+
+    def get(self, job_id: str) -> Job:
+        job = self.find(job_id)
+        if job is None:
+            raise JobNotFound(f"job {job_id} not found")
+        return job
+
+    def list_jobs(
+        self, status: JobStatus | None = None, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[Job], str | None]:
+        """Jobs by status (newest first, through the status index), or all jobs when status is None."""
+        kwargs: dict[str, Any] = {"Limit": limit}
+        if cursor:
+            kwargs["ExclusiveStartKey"] = json.loads(cursor)
+        if status is None:
+            page = self._table.scan(**kwargs)
+        else:
+            page = self._table.query(
+                IndexName=C.JOBS_STATUS_INDEX,
+                KeyConditionExpression=Key("status").eq(status.value),
+                ScanIndexForward=False,
+                **kwargs,
+            )
+        jobs = [Job.from_item(i) for i in page.get("Items", [])]
+        last = page.get("LastEvaluatedKey")
+        return jobs, (json.dumps(_plain(last)) if last else None)
+
+    # ---- state changes -------------------------------------------------------------------------------
+
+    def transition(
+        self,
+        job_id: str,
+        allowed_from: Iterable[JobStatus],
+        to: JobStatus,
+        fields: dict[str, Any] | None = None,
+    ) -> Job:
+        """Move to `to` only from one of `allowed_from`. Already at `to`: returns the job (idempotent)."""
+        allowed = [s.value for s in allowed_from]
+        now = now_iso()
+        names, values, sets = self._sets({**(fields or {}), "status": to.value, "updated_at": now})
+        values[":h"] = [{"status": to.value, "at": now}]
+        values[":empty"] = []
+        for i, status in enumerate(allowed):
+            values[f":from{i}"] = status
+        condition = (
+            "attribute_exists(job_id) AND #status IN ("
+            + ", ".join(f":from{i}" for i in range(len(allowed)))
+            + ")"
+        )
+        names["#status"] = "status"
+        names["#history"] = "history"
+        try:
+            item = self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="SET "
+                + ", ".join(sets)
+                + ", #history = list_append(if_not_exists(#history, "
+                ":empty), :h)",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            job = self.get(job_id)
+            if job.status == to:
+                return job
+            raise InvalidTransition(f"job {job_id} is {job.status}, cannot become {to}") from None
+        return Job.from_item(item)
+
+    def update(self, job_id: str, fields: dict[str, Any], only_if: Iterable[JobStatus] | None = None) -> Job:
+        """Set attributes without changing status (optionally only while in one of `only_if`)."""
+        names, values, sets = self._sets({**fields, "updated_at": now_iso()})
+        condition = "attribute_exists(job_id)"
+        if only_if is not None:
+            allowed = [s.value for s in only_if]
+            names["#status"] = "status"
+            for i, status in enumerate(allowed):
+                values[f":only{i}"] = status
+            condition += " AND #status IN (" + ", ".join(f":only{i}" for i in range(len(allowed))) + ")"
+        try:
+            item = self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            job = self.get(job_id)
+            raise InvalidTransition(f"job {job_id} is {job.status}: update refused") from None
+        return Job.from_item(item)
+
+    # ---- approval --------------------------------------------------------------------------------
+
+    def store_approval(
+        self, job_id: str, callback_token: str, review_token_hash: str, approval_expires_at: str
+    ) -> Job:
+        """Keep the callback reference and the hashed review token, and enter PENDING_APPROVAL."""
+        return self.transition(
+            job_id,
+            [JobStatus.LOADED, JobStatus.PENDING_APPROVAL],
+            JobStatus.PENDING_APPROVAL,
+            {
+                "callback_token": callback_token,
+                "review_token_hash": review_token_hash,
+                "approval_expires_at": approval_expires_at,
+            },
+        )
+
+    def approval_secrets(self, job_id: str) -> ApprovalSecrets:
+        item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+        if not item:
+            raise JobNotFound(f"job {job_id} not found")
+        return ApprovalSecrets(
+            workflow=item.get("workflow", ""),
+            callback_token=item.get("callback_token"),
+            review_token_hash=item.get("review_token_hash"),
+            review_token_used_at=item.get("review_token_used_at"),
+            approval_expires_at=item.get("approval_expires_at"),
+            callback_sent_at=item.get("callback_sent_at"),
+        )
+
+    def record_decision(
+        self, job_id: str, decision: Decision, use_review_token: bool = False
+    ) -> tuple[Job, bool]:
+        """First decision wins. Returns (job, True) when this call recorded it, (job, False) for a repeat.
+
+        Raises DecisionConflict for a different earlier decision, DecisionGone after expiry,
+        NotAwaitingDecision before the approval step, JobNotFound for an unknown job.
+        """
+        now = now_iso()
+        to = JobStatus.APPROVED if decision.approved else JobStatus.REJECTED
+        fields: dict[str, Any] = {"decision": decision.model_dump(mode="json")}
+        if use_review_token:
+            fields["review_token_used_at"] = now
+        names, values, sets = self._sets({**fields, "status": to.value, "updated_at": now})
+        names["#status"] = "status"
+        names["#history"] = "history"
+        values[":pending"] = JobStatus.PENDING_APPROVAL.value
+        values[":now"] = now
+        values[":h"] = [{"status": to.value, "at": now}]
+        condition = "#status = :pending AND attribute_not_exists(decision) AND approval_expires_at > :now" + (
+            " AND attribute_not_exists(review_token_used_at)" if use_review_token else ""
+        )
+        try:
+            item = self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="SET " + ", ".join(sets) + ", #history = list_append(#history, :h)",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            return self._explain_refused_decision(job_id, decision, now), False
+        return Job.from_item(item), True
+
+    def _explain_refused_decision(self, job_id: str, decision: Decision, now: str) -> Job:
+        job = self.get(job_id)
+        if job.decision is not None:
+            if bool(job.decision.get("approved")) == decision.approved and job.status != JobStatus.EXPIRED:
+                return job
+            if job.status == JobStatus.EXPIRED:
+                raise DecisionGone(f"job {job_id} expired before a decision reached it")
+            raise DecisionConflict(
+                f"job {job_id} was already {'approved' if job.decision['approved'] else 'rejected'}"
+            )
+        if job.status == JobStatus.PENDING_APPROVAL and (job.approval_expires_at or "") <= now:
+            raise DecisionGone(f"the approval of job {job_id} expired at {job.approval_expires_at}")
+        if job.status in TERMINAL:
+            raise DecisionGone(f"job {job_id} is {job.status}: it no longer waits for a decision")
+        raise NotAwaitingDecision(f"job {job_id} is {job.status}: not yet waiting for a decision")
+
+    def mark_callback_sent(self, job_id: str) -> None:
+        self._table.update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET callback_sent_at = if_not_exists(callback_sent_at, :now)",
+            ExpressionAttributeValues={":now": now_iso()},
+        )
+
+    # ---- helpers ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _sets(fields: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any], list[str]]:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        for i, (name, value) in enumerate(fields.items()):
+            if name == "summary":
+                name, value = "summary_json", json.dumps(value, separators=(",", ":"))
+            names[f"#f{i}"] = name
+            values[f":v{i}"] = value
+            sets.append(f"#f{i} = :v{i}")
+        return names, values, sets
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimals back to int/float, recursively."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+assert not set(_SECRET_ATTRIBUTES) & set(Job.model_fields), "secrets must never be Job fields"

@@ -1,0 +1,129 @@
+"""Small pydantic models that cross boundaries: events, step inputs and outputs, decisions.
+
+Step results are checkpointed (durable) or carried in state (Step Functions): they hold references and
+summaries only, never data, and each serializes to well under 4 KB.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ObjectRef(Model):
+    """One uploaded object, as an S3 event names it."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    size: int | None = None
+    sequencer: str | None = None
+
+    @property
+    def file_name(self) -> str:
+        return self.key.rsplit("/", 1)[-1]
+
+
+class JobStatus(StrEnum):
+    RECEIVED = "RECEIVED"
+    EXTRACTED = "EXTRACTED"
+    TRANSFORMED = "TRANSFORMED"
+    LOADED = "LOADED"
+    PENDING_APPROVAL = "PENDING_APPROVAL"
+    APPROVED = "APPROVED"
+    COMPLETED = "COMPLETED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    FAILED = "FAILED"
+
+
+TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.REJECTED, JobStatus.EXPIRED, JobStatus.FAILED})
+
+
+class Source(Model):
+    """The pinned source object: the exact version the job reads, whatever is uploaded later."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    size: int = 0
+
+
+class Counts(Model):
+    rows: int = 0
+    valid: int = 0
+    rejected: int = 0
+
+
+class StartRequest(Model):
+    """What a starter hands an orchestrator: the job id (also the execution name) and the object."""
+
+    job_id: str
+    object: ObjectRef
+
+
+class Extracted(Model):
+    job_id: str
+    source: Source
+
+
+class Transformed(Model):
+    job_id: str
+    source: Source
+    counts: Counts
+    reasons: dict[str, int] = Field(default_factory=dict)
+    records_key: str
+    rejects_key: str
+
+
+class Loaded(Model):
+    job_id: str
+    counts: Counts
+    manifest_key: str
+
+
+class ApprovalRequested(Model):
+    job_id: str
+    approval_expires_at: str
+    notified: bool = True
+
+
+class Outcome(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+class Decision(Model):
+    """The payload a reviewer's decision carries back to the waiting workflow."""
+
+    approved: bool
+    reviewer: str = Field(default="unknown", max_length=256)
+    reason: str = Field(default="", max_length=1000)
+    decided_at: str = ""
+    via: Literal["iam", "review_link", "direct"] = "direct"
+
+
+class Finalized(Model):
+    job_id: str
+    status: JobStatus
+    outputs: dict[str, str] = Field(default_factory=dict)
+
+
+class JobError(Model):
+    code: str
+    message: str
+
+
+def small(model: BaseModel) -> dict[str, Any]:
+    """JSON-ready dict of a step result."""
+    return model.model_dump(mode="json")

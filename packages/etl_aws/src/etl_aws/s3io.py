@@ -1,0 +1,159 @@
+"""S3 as streams: bounded-memory reads pinned to one version, multipart writes aborted on failure."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from botocore.exceptions import ClientError, ConnectionError, IncompleteReadError, ReadTimeoutError
+from urllib3.exceptions import ProtocolError
+
+from etl_aws import clients
+
+PART_SIZE = 8 * 1024 * 1024  # S3 minimum is 5 MiB (except the last part)
+_RESUMABLE = (ConnectionError, IncompleteReadError, ReadTimeoutError, ProtocolError)
+_MAX_RESUMES = 5
+
+
+class ObjectReader(io.RawIOBase):
+    """Reads one object version front to back; a dropped connection resumes with a Range request.
+
+    Pinning the version (or the ETag, when versioning is off) means a re-upload of the same key while
+    we read can never mix two files.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None = None,
+        etag: str | None = None,
+        s3: Any | None = None,
+    ) -> None:
+        self._s3 = s3 or clients.client("s3")
+        self._args: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version_id:
+            self._args["VersionId"] = version_id
+        elif etag:
+            self._args["IfMatch"] = f'"{etag}"'
+        self._pos = 0
+        self._body: Any = None
+        self._resumes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def _open(self) -> None:
+        args = dict(self._args)
+        if self._pos:
+            args["Range"] = f"bytes={self._pos}-"
+        self._body = self._s3.get_object(**args)["Body"]
+
+    def readinto(self, buffer: Any) -> int:
+        while True:
+            try:
+                if self._body is None:
+                    self._open()
+                chunk = self._body.read(len(buffer))
+                break
+            except _RESUMABLE:
+                self._resumes += 1
+                if self._resumes > _MAX_RESUMES:
+                    raise
+                self._body = None
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+                    return 0  # resumed exactly at the end
+                raise
+        n = len(chunk)
+        buffer[:n] = chunk
+        self._pos += n
+        return n
+
+    def close(self) -> None:
+        if self._body is not None:
+            self._body.close()
+            self._body = None
+        super().close()
+
+
+def open_object(
+    bucket: str, key: str, version_id: str | None = None, etag: str | None = None
+) -> io.BufferedReader:
+    """A buffered binary stream over one object version."""
+    return io.BufferedReader(ObjectReader(bucket, key, version_id, etag), buffer_size=1024 * 1024)
+
+
+class MultipartWriter(io.RawIOBase):
+    """A write-only stream into one S3 object: parts of PART_SIZE, one PUT for small objects.
+
+    Use as a context manager: a clean exit completes the upload, an exception aborts it so no partial
+    object and no orphaned parts are left behind.
+    """
+
+    def __init__(
+        self, bucket: str, key: str, content_type: str = "application/x-ndjson", s3: Any | None = None
+    ) -> None:
+        self._s3 = s3 or clients.client("s3")
+        self.bucket = bucket
+        self.key = key
+        self._content_type = content_type
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+        self.bytes_written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._buffer += data
+        self.bytes_written += len(data)
+        if len(self._buffer) >= PART_SIZE:
+            self._flush_part()
+        return len(data)
+
+    def _flush_part(self) -> None:
+        if self._upload_id is None:
+            self._upload_id = self._s3.create_multipart_upload(
+                Bucket=self.bucket, Key=self.key, ContentType=self._content_type
+            )["UploadId"]
+        number = len(self._parts) + 1
+        body = bytes(self._buffer[:PART_SIZE]) if len(self._buffer) >= PART_SIZE else bytes(self._buffer)
+        del self._buffer[: len(body)]
+        etag = self._s3.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=body
+        )["ETag"]
+        self._parts.append({"PartNumber": number, "ETag": etag})
+
+    def complete(self) -> None:
+        if self._upload_id is None:
+            self._s3.put_object(
+                Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), ContentType=self._content_type
+            )
+        else:
+            while self._buffer:
+                self._flush_part()
+            self._s3.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+            )
+        self._buffer.clear()
+
+    def abort(self) -> None:
+        if self._upload_id is not None:
+            self._s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
+            self._upload_id = None
+        self._buffer.clear()
+
+    def __enter__(self) -> MultipartWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.complete()
+        else:
+            self.abort()
+        super().close()

@@ -1,0 +1,459 @@
+"""The pipeline steps, shared by both orchestrators: extract → transform → load → request_approval → finalize.
+
+Each step is a plain function over small models; each is idempotent (safe to run again after a crash at
+any point) and turns transient AWS failures into `TransientError`, the only error orchestrators retry.
+A file that cannot be processed ends the job FAILED (source preserved) and raises `FileRejected`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import json
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+
+import etl_core
+from etl_aws import clients, notify, tokens
+from etl_aws import contract as C
+from etl_aws.config import Settings, settings
+from etl_aws.errors import FileRejected, InvalidTransition, TransientError
+from etl_aws.jobs import Job, JobsRepository, iso_in, now_iso
+from etl_aws.models import (
+    TERMINAL,
+    ApprovalRequested,
+    Counts,
+    Decision,
+    Extracted,
+    Finalized,
+    JobStatus,
+    Loaded,
+    ObjectRef,
+    Outcome,
+    Source,
+    StartRequest,
+    Transformed,
+)
+from etl_aws.observability import bind_job, logger
+from etl_aws.s3io import MultipartWriter, open_object
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_TRANSIENT_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "InternalError",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ServiceException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+}
+_NON_TERMINAL = [s for s in JobStatus if s not in TERMINAL]
+_HEAD_BYTES = 64 * 1024
+
+
+def transient_aware(func: Callable[P, R]) -> Callable[P, R]:
+    """Re-raise throttling, 5xx and connection failures as TransientError; everything else unchanged."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code in _TRANSIENT_CODES or status >= 500:
+                raise TransientError(f"{func.__name__}: AWS error {code or status}, retry later") from exc
+            raise
+        except (ConnectionError, ReadTimeoutError) as exc:
+            raise TransientError(f"{func.__name__}: connection problem ({type(exc).__name__})") from exc
+        except BotoCoreError:
+            raise
+
+    return wrapper
+
+
+def _repo(cfg: Settings) -> JobsRepository:
+    return JobsRepository(cfg.jobs_table)
+
+
+def _s3() -> Any:
+    return clients.client("s3")
+
+
+def staging_key(job_id: str, name: str) -> str:
+    return f"{C.STAGING_PREFIX}{job_id}/{name}"
+
+
+def processed_key(job_id: str, name: str) -> str:
+    return f"{C.PROCESSED_PREFIX}{job_id}/{name}"
+
+
+def archive_key(job_id: str, file_name: str) -> str:
+    return f"{C.ARCHIVE_PREFIX}{job_id}/{file_name}"
+
+
+def _refuse(repo: JobsRepository, job_id: str, code: str, message: str) -> FileRejected:
+    """Mark the job FAILED with the reason (the source stays where it is) and return the error to raise."""
+    with contextlib.suppress(InvalidTransition):  # already terminal: nothing more to record
+        repo.transition(
+            job_id, _NON_TERMINAL, JobStatus.FAILED, {"error": {"code": code, "message": message}}
+        )
+    logger.warning("file refused", extra={"reason": code, "detail": message})
+    return FileRejected(message, code=code)
+
+
+def _source_of(job: Job) -> Source:
+    return Source.model_validate(job.source)
+
+
+# ---- start ----------------------------------------------------------------------------------------
+
+
+@transient_aware
+def register(ref: ObjectRef, job_id: str, cfg: Settings | None = None) -> Job:
+    """Create the job record (RECEIVED). Idempotent: the same object twice is the same job."""
+    cfg = cfg or settings()
+    return _repo(cfg).create(job_id, cfg.workflow, ref, cfg.retention_days)
+
+
+# ---- extract --------------------------------------------------------------------------------------
+
+
+@transient_aware
+def extract(request: StartRequest, cfg: Settings | None = None) -> Extracted:
+    """Pin the exact object version, check size, encoding and header before any work is done."""
+    cfg = cfg or settings()
+    repo = _repo(cfg)
+    job_id, ref = request.job_id, request.object
+    bind_job(job_id)
+    job = repo.create(job_id, cfg.workflow, ref, cfg.retention_days)
+    if job.status not in (JobStatus.RECEIVED, JobStatus.FAILED):
+        return Extracted(job_id=job_id, source=_source_of(job))
+    if job.status == JobStatus.FAILED:
+        raise FileRejected((job.error or {}).get("message", "job failed"), code=(job.error or {}).get("code"))
+
+    args: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key}
+    if ref.version_id:
+        args["VersionId"] = ref.version_id
+    try:
+        head = _s3().head_object(**args)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion", "403"):
+            raise _refuse(repo, job_id, "source_missing", "the uploaded object no longer exists") from None
+        raise
+    source = Source(
+        bucket=ref.bucket,
+        key=ref.key,
+        version_id=head.get("VersionId") if head.get("VersionId") not in (None, "null") else None,
+        etag=str(head.get("ETag", "")).strip('"') or None,
+        size=int(head.get("ContentLength", 0)),
+    )
+    if source.size == 0:
+        raise _refuse(repo, job_id, etl_core.errors.EMPTY, "file is empty")
+    if source.size > cfg.max_file_bytes:
+        raise _refuse(
+            repo,
+            job_id,
+            "file_too_large",
+            f"file is {source.size:,} bytes; the limit is {cfg.max_file_bytes:,}",
+        )
+    problem = _check_head(source)
+    if problem is not None:
+        raise _refuse(repo, job_id, problem.code, problem.message)
+    repo.transition(
+        job_id, [JobStatus.RECEIVED], JobStatus.EXTRACTED, {"source": source.model_dump(exclude_none=True)}
+    )
+    logger.info("extracted", extra={"bytes": source.size})
+    return Extracted(job_id=job_id, source=source)
+
+
+def _check_head(source: Source) -> etl_core.FileError | None:
+    """Run etl_core over the first complete lines: file-level problems show up before any real work."""
+    args: dict[str, Any] = {"Bucket": source.bucket, "Key": source.key, "Range": f"bytes=0-{_HEAD_BYTES - 1}"}
+    if source.version_id:
+        args["VersionId"] = source.version_id
+    head = _s3().get_object(**args)["Body"].read()
+    if source.size > len(head) and b"\n" in head:
+        head = head[: head.rindex(b"\n") + 1]
+    try:
+        etl_core.process(io.BytesIO(head), io.BytesIO(), io.BytesIO())
+    except etl_core.FileError as exc:
+        return exc
+    return None
+
+
+# ---- transform ------------------------------------------------------------------------------------
+
+
+@transient_aware
+def transform(extracted: Extracted, cfg: Settings | None = None) -> Transformed:
+    """Stream the pinned source through etl_core into staging/<job_id>/ (records and rejects)."""
+    cfg = cfg or settings()
+    repo = _repo(cfg)
+    job_id, source = extracted.job_id, extracted.source
+    bind_job(job_id)
+    job = repo.get(job_id)
+    records_key = staging_key(job_id, C.RECORDS_FILE)
+    rejects_key = staging_key(job_id, C.REJECTS_FILE)
+    if job.status not in (JobStatus.EXTRACTED, JobStatus.TRANSFORMED):
+        if job.status == JobStatus.FAILED:
+            raise FileRejected(
+                (job.error or {}).get("message", "job failed"), code=(job.error or {}).get("code")
+            )
+        return _transformed_from(job, source, records_key, rejects_key)
+    try:
+        with (
+            open_object(source.bucket, source.key, source.version_id, source.etag) as stream,
+            MultipartWriter(cfg.output_bucket, records_key) as records,
+            MultipartWriter(cfg.output_bucket, rejects_key) as rejects,
+        ):
+            summary = etl_core.process(stream, records, rejects)
+    except etl_core.FileError as exc:
+        raise _refuse(repo, job_id, exc.code, exc.message) from None
+    data = summary.to_dict()
+    counts = Counts(rows=summary.rows, valid=summary.valid, rejected=summary.rejected)
+    repo.transition(
+        job_id,
+        [JobStatus.EXTRACTED],
+        JobStatus.TRANSFORMED,
+        {
+            "counts": counts.model_dump(),
+            "reasons": data["reasons"],
+            "summary": data,
+            "outputs": {"records": records_key, "rejects": rejects_key},
+        },
+    )
+    logger.info("transformed", extra={"rows": summary.rows, "rejected": summary.rejected})
+    return Transformed(
+        job_id=job_id,
+        source=source,
+        counts=counts,
+        reasons=data["reasons"],
+        records_key=records_key,
+        rejects_key=rejects_key,
+    )
+
+
+def _transformed_from(job: Job, source: Source, records_key: str, rejects_key: str) -> Transformed:
+    return Transformed(
+        job_id=job.job_id,
+        source=source,
+        counts=Counts.model_validate(job.counts),
+        reasons=job.reasons,
+        records_key=records_key,
+        rejects_key=rejects_key,
+    )
+
+
+# ---- load -----------------------------------------------------------------------------------------
+
+
+@transient_aware
+def load(transformed: Transformed, cfg: Settings | None = None) -> Loaded:
+    """Check both staged outputs are there, write the manifest, record counts: the job is LOADED."""
+    cfg = cfg or settings()
+    repo = _repo(cfg)
+    job_id = transformed.job_id
+    bind_job(job_id)
+    manifest_key = staging_key(job_id, C.MANIFEST_FILE)
+    job = repo.get(job_id)
+    if job.status not in (JobStatus.TRANSFORMED, JobStatus.LOADED):
+        if job.status == JobStatus.FAILED:
+            raise FileRejected(
+                (job.error or {}).get("message", "job failed"), code=(job.error or {}).get("code")
+            )
+        return Loaded(job_id=job_id, counts=transformed.counts, manifest_key=manifest_key)
+    s3 = _s3()
+    sizes = {}
+    for name, key in (("records", transformed.records_key), ("rejects", transformed.rejects_key)):
+        try:
+            sizes[name] = int(s3.head_object(Bucket=cfg.output_bucket, Key=key)["ContentLength"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                raise _refuse(repo, job_id, "staging_missing", f"staged {name} output is missing") from None
+            raise
+    manifest = {
+        "job_id": job_id,
+        "workflow": job.workflow,
+        "source": transformed.source.model_dump(exclude_none=True),
+        "counts": transformed.counts.model_dump(),
+        "reasons": transformed.reasons,
+        "columns": job.summary.get("columns", []),
+        "files": {
+            C.RECORDS_FILE: {"bytes": sizes["records"], "lines": transformed.counts.valid},
+            C.REJECTS_FILE: {"bytes": sizes["rejects"], "lines": transformed.counts.rejected},
+        },
+    }
+    s3.put_object(
+        Bucket=cfg.output_bucket,
+        Key=manifest_key,
+        Body=json.dumps(manifest, indent=2, sort_keys=True).encode(),
+        ContentType="application/json",
+    )
+    repo.transition(
+        job_id,
+        [JobStatus.TRANSFORMED],
+        JobStatus.LOADED,
+        {
+            "outputs": {
+                "records": transformed.records_key,
+                "rejects": transformed.rejects_key,
+                "manifest": manifest_key,
+            }
+        },
+    )
+    return Loaded(job_id=job_id, counts=transformed.counts, manifest_key=manifest_key)
+
+
+# ---- request approval -----------------------------------------------------------------------------
+
+
+@transient_aware
+def request_approval(loaded: Loaded, callback_token: str, cfg: Settings | None = None) -> ApprovalRequested:
+    """Store the callback reference and a hashed review token, then e-mail the reviewers once."""
+    cfg = cfg or settings()
+    repo = _repo(cfg)
+    job_id = loaded.job_id
+    bind_job(job_id)
+    job = repo.get(job_id)
+    if job.notified_at and job.approval_expires_at:
+        return ApprovalRequested(job_id=job_id, approval_expires_at=job.approval_expires_at)
+    if job.status not in (JobStatus.LOADED, JobStatus.PENDING_APPROVAL):
+        raise InvalidTransition(f"job {job_id} is {job.status}: cannot request approval")
+    token = tokens.new_token()
+    expires_at = iso_in(cfg.approval_timeout_seconds)
+    job = repo.store_approval(job_id, callback_token, tokens.hash_token(token), expires_at)
+    subject, body = notify.approval_message(
+        job_id, job.file_name, job.counts, job.reasons, cfg.api_url, token, expires_at
+    )
+    if cfg.topic_arn:
+        notify.publish(cfg.topic_arn, subject, body, {"job_id": job_id})
+    repo.update(job_id, {"notified_at": now_iso()})
+    logger.info("approval requested", extra={"approval_expires_at": expires_at})
+    return ApprovalRequested(job_id=job_id, approval_expires_at=expires_at)
+
+
+# ---- finalize -------------------------------------------------------------------------------------
+
+
+@transient_aware
+def finalize(
+    job_id: str,
+    outcome: Outcome,
+    decision: Decision | None = None,
+    error: dict[str, str] | None = None,
+    cfg: Settings | None = None,
+) -> Finalized:
+    """End the job. Approved: publish to processed/<job_id>/ and archive the source → COMPLETED.
+    Rejected / expired: publish nothing, archive the source → REJECTED / EXPIRED.
+    Failed: record the error, keep the source in place → FAILED. Safe to re-run after a crash."""
+    cfg = cfg or settings()
+    repo = _repo(cfg)
+    bind_job(job_id)
+    job = repo.get(job_id)
+    if job.finalized_at and job.terminal:
+        return Finalized(job_id=job_id, status=job.status, outputs=job.outputs)
+    if outcome == Outcome.FAILED:
+        return _finalize_failed(repo, job, cfg, error or {"code": "error", "message": "the workflow failed"})
+    if outcome in (Outcome.APPROVED, Outcome.REJECTED) and job.status == JobStatus.PENDING_APPROVAL:
+        # The decision reached the workflow without passing through the approval service: record it.
+        decision = decision or Decision(approved=outcome == Outcome.APPROVED, decided_at=now_iso())
+        job, _ = repo.record_decision(job_id, decision)
+    if outcome == Outcome.APPROVED:
+        return _finalize_approved(repo, job, cfg)
+    status = JobStatus.REJECTED if outcome == Outcome.REJECTED else JobStatus.EXPIRED
+    allowed = (
+        [JobStatus.REJECTED]
+        if status == JobStatus.REJECTED
+        else [JobStatus.PENDING_APPROVAL, JobStatus.APPROVED, JobStatus.REJECTED, JobStatus.EXPIRED]
+    )
+    if job.status not in allowed:
+        raise InvalidTransition(f"job {job_id} is {job.status}: cannot end {status}")
+    source = _source_of(job)
+    archived = _archive(job_id, source)
+    _delete_staging(cfg, job_id)
+    done = repo.transition(
+        job_id, allowed, status, {"finalized_at": now_iso(), "outputs": {"archive": archived}}
+    )
+    logger.info("finalized", extra={"status": status.value})
+    return Finalized(job_id=job_id, status=done.status, outputs=done.outputs)
+
+
+def _finalize_approved(repo: JobsRepository, job: Job, cfg: Settings) -> Finalized:
+    if job.status not in (JobStatus.APPROVED, JobStatus.COMPLETED):
+        raise InvalidTransition(f"job {job.job_id} is {job.status}: cannot publish")
+    outputs = {}
+    for name in (C.RECORDS_FILE, C.REJECTS_FILE, C.MANIFEST_FILE):
+        src, dst = staging_key(job.job_id, name), processed_key(job.job_id, name)
+        _copy_once(cfg.output_bucket, src, None, cfg.output_bucket, dst)
+        outputs[name.split(".")[0]] = dst
+    outputs["archive"] = _archive(job.job_id, _source_of(job))
+    _delete_staging(cfg, job.job_id)
+    done = repo.transition(
+        job.job_id, [JobStatus.APPROVED], JobStatus.COMPLETED, {"finalized_at": now_iso(), "outputs": outputs}
+    )
+    logger.info("finalized", extra={"status": "COMPLETED"})
+    return Finalized(job_id=job.job_id, status=done.status, outputs=done.outputs)
+
+
+def _finalize_failed(repo: JobsRepository, job: Job, cfg: Settings, error: dict[str, str]) -> Finalized:
+    _delete_staging(cfg, job.job_id)
+    fields: dict[str, Any] = {"finalized_at": now_iso()}
+    if job.status != JobStatus.FAILED:
+        fields["error"] = {
+            "code": str(error.get("code", "error"))[:100],
+            "message": str(error.get("message"))[:500],
+        }
+    try:
+        done = repo.transition(job.job_id, [*_NON_TERMINAL, JobStatus.FAILED], JobStatus.FAILED, fields)
+    except InvalidTransition:
+        done = repo.get(job.job_id)  # it ended another way first; that ending stands
+    return Finalized(job_id=job.job_id, status=done.status, outputs=done.outputs)
+
+
+def _copy_once(src_bucket: str, src_key: str, version_id: str | None, dst_bucket: str, dst_key: str) -> None:
+    """Copy, tolerating a re-run after the source was already removed by an earlier, crashed run."""
+    s3 = _s3()
+    copy_source: dict[str, str] = {"Bucket": src_bucket, "Key": src_key}
+    if version_id:
+        copy_source["VersionId"] = version_id
+    try:
+        s3.copy(copy_source, dst_bucket, dst_key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NoSuchVersion"):
+            raise
+        s3.head_object(Bucket=dst_bucket, Key=dst_key)  # raises if the copy never happened
+
+
+def _archive(job_id: str, source: Source) -> str:
+    """Move the exact source version to archive/<job_id>/; a newer upload of the same key is untouched."""
+    key = archive_key(job_id, source.key.rsplit("/", 1)[-1])
+    _copy_once(source.bucket, source.key, source.version_id, source.bucket, key)
+    s3 = _s3()
+    if source.version_id:
+        s3.delete_object(Bucket=source.bucket, Key=source.key, VersionId=source.version_id)
+    else:
+        try:
+            current = s3.head_object(Bucket=source.bucket, Key=source.key)
+        except ClientError:
+            return key
+        if str(current.get("ETag", "")).strip('"') == source.etag:
+            s3.delete_object(Bucket=source.bucket, Key=source.key)
+    return key
+
+
+def _delete_staging(cfg: Settings, job_id: str) -> None:
+    s3 = _s3()
+    keys = [{"Key": staging_key(job_id, n)} for n in (C.RECORDS_FILE, C.REJECTS_FILE, C.MANIFEST_FILE)]
+    s3.delete_objects(Bucket=cfg.output_bucket, Delete={"Objects": keys, "Quiet": True})
