@@ -1,0 +1,69 @@
+"""Shared fixtures: a moto-backed AWS with the deployment's resources, and settings pointing at it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+# Never let a test reach a real AWS account, whatever the developer's environment holds.
+for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    os.environ.pop(_var, None)
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_METRICS_NAMESPACE": "CsvEtlTest",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+)
+
+
+@dataclass
+class Stack:
+    """The provisioned resources and the settings of each workflow's functions."""
+
+    resources: dict[str, Any]
+    session: Any
+
+    def settings(self, workflow: str, **overrides: Any) -> Any:
+        from etl_aws.config import Settings
+        from etl_local.resources import env_for
+
+        return Settings.from_env(env_for(self.resources, workflow)).model_copy(update=overrides)
+
+    def raw_bucket(self, workflow: str) -> str:
+        return self.resources["pipelines"][workflow]["raw_bucket"]
+
+    def output_bucket(self, workflow: str) -> str:
+        return self.resources["pipelines"][workflow]["output_bucket"]
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """Moto in-process with the whole stack provisioned; etl_aws settings come from `Stack.settings`."""
+    import boto3
+    from moto import mock_aws
+
+    from etl_aws import clients, config
+    from etl_local.resources import StackNames, env_for, provision
+
+    with mock_aws():
+        clients.reset()
+        session = boto3.session.Session(region_name="us-east-1")
+        resources = provision(session, StackNames("test"))
+        for key, value in env_for(resources, "durable").items():
+            monkeypatch.setenv(key, value)
+        config.settings.cache_clear()
+        yield Stack(resources, session)
+        clients.reset()
+        config.settings.cache_clear()
