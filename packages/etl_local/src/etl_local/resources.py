@@ -38,7 +38,9 @@ class StackNames:
 
     def pipeline(self, workflow: str) -> PipelineNames:
         base = f"{self.name}-{workflow}"
-        return PipelineNames(workflow, f"{base}-raw", f"{base}-output", f"{base}-events", f"{base}-events-dlq")
+        return PipelineNames(
+            workflow, f"{base}-raw", f"{base}-output", f"{base}-events", f"{base}-events-dlq"
+        )
 
 
 def create_jobs_table(dynamodb: Any, name: str) -> None:
@@ -72,7 +74,9 @@ def create_bucket(s3: Any, name: str) -> None:
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
 
 
-def provision(session: boto3.session.Session, names: StackNames, workflows: tuple[str, ...] = C.WORKFLOWS) -> dict:
+def provision(
+    session: boto3.session.Session, names: StackNames, workflows: tuple[str, ...] = C.WORKFLOWS
+) -> dict:
     """Create table, topic, and per pipeline: raw + output buckets, event queue + DLQ, S3 → SQS wiring."""
     s3 = session.client("s3")
     sqs = session.client("sqs")
@@ -84,7 +88,9 @@ def provision(session: boto3.session.Session, names: StackNames, workflows: tupl
         create_bucket(s3, p.raw_bucket)
         create_bucket(s3, p.output_bucket)
         dlq_url = sqs.create_queue(QueueName=p.dlq)["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         queue_url = sqs.create_queue(
             QueueName=p.queue,
             Attributes={
@@ -123,7 +129,9 @@ def provision(session: boto3.session.Session, names: StackNames, workflows: tupl
     return out
 
 
-def env_for(stack: dict, workflow: str, api_url: str = "http://127.0.0.1:8080", orchestrator_arn: str = "") -> dict:
+def env_for(
+    stack: dict, workflow: str, api_url: str = "http://127.0.0.1:8080", orchestrator_arn: str = ""
+) -> dict:
     """The environment variables a function of `workflow` gets (as Terraform sets them)."""
     return {
         C.ENV_JOBS_TABLE: stack["jobs_table"],
