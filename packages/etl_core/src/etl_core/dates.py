@@ -12,6 +12,9 @@ _SHAPES = {
     "%Y/%m/%d": (4, 7, "/", "ymd"),
 }
 _CACHE_LIMIT = 1 << 16
+# Only short values are memoized: a real date is short, and caching long junk would let memory grow
+# with the size of the values rather than their count.
+_CACHE_KEY_CHARS = 32
 
 
 class DateNormalizer:
@@ -33,6 +36,8 @@ class DateNormalizer:
         if result is not None:
             return result
         result = self._parse(value) or ""
+        if len(value) > _CACHE_KEY_CHARS:
+            return result
         if len(self.cache) >= _CACHE_LIMIT:
             self.cache.clear()
         self.cache[value] = result

@@ -94,10 +94,8 @@ def _read_head(source: BinaryIO) -> bytes:
 
 
 def _read_header(reader: Any, schema: Schema) -> list[str]:
-    for row in reader:
-        names = [name.strip() for name in row]
-        if not any(names):
-            continue
+    names = _first_row(reader)
+    if names is not None:
         if any("\x00" in name for name in names):
             raise E.FileError(E.NOT_CSV, "header contains NUL bytes: this is not a CSV file")
         if not all(names):
@@ -111,7 +109,7 @@ def _read_header(reader: Any, schema: Schema) -> list[str]:
             seen[name.lower()] = name
         missing = [c for c in schema.required if c.lower() not in seen]
         if missing:
-            if len(names) == 1:
+            if len(names) == 1 or names[0].startswith(("{", "[")):  # plain text or a JSON document
                 raise E.FileError(
                     E.NOT_CSV, f"no comma-separated header found (first line is {_short(names[0])!r})"
                 )
@@ -120,6 +118,18 @@ def _read_header(reader: Any, schema: Schema) -> list[str]:
             )
         return names
     raise E.FileError(E.NO_HEADER, "file has no header row")
+
+
+def _first_row(reader: Any) -> list[str] | None:
+    """The first row with any non-blank field, trimmed; None when there is none."""
+    try:
+        for row in reader:
+            names = [name.strip() for name in row]
+            if any(names):
+                return names
+    except csv.Error as exc:  # e.g. a field past the size limit: no header can be read at all
+        raise E.FileError(E.NOT_CSV, f"first row cannot be parsed as CSV ({exc})") from exc
+    return None
 
 
 def _rows(
@@ -157,6 +167,9 @@ def _rows(
         reasons[code] = reasons.get(code, 0) + 1
         entry = {"line": line, "reason": code, "message": message, "raw": _raw(row)}
         rejects.append(_DUMPS(entry, option=_NEWLINE))
+        if len(rejects) >= _FLUSH_ROWS:  # a file of nothing but rejects must not pile up in memory
+            rejects_out.write(b"".join(rejects))
+            rejects.clear()
 
     while True:
         try:
