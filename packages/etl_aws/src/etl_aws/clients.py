@@ -21,16 +21,26 @@ _CONFIG = Config(
 
 
 @cache
-def client(service: str) -> Any:
+def _client(service: str) -> Any:
     return boto3.session.Session().client(service, config=_CONFIG)
 
 
 @cache
-def resource(service: str) -> Any:
+def _resource(service: str) -> Any:
     return boto3.session.Session().resource(service, config=_CONFIG)
+
+
+def client(service: str) -> Any:
+    """The process-wide client of `service` (thread-safe, as boto3 clients are)."""
+    return _client(service)
+
+
+def resource(service: str) -> Any:
+    """The process-wide resource of `service`. Resources are not thread-safe: use from one thread."""
+    return _resource(service)
 
 
 def reset() -> None:
     """Forget cached clients (tests switch endpoints and credentials)."""
-    client.cache_clear()
-    resource.cache_clear()
+    _client.cache_clear()
+    _resource.cache_clear()

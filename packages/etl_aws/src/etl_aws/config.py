@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from etl_aws import contract as C
 
@@ -19,9 +19,16 @@ class Settings(BaseModel):
     api_url: str = ""
     workflow: str = C.DURABLE
     orchestrator_arn: str = ""
-    approval_timeout_seconds: int = Field(default=24 * 3600, ge=60, le=366 * 24 * 3600)
+    approval_timeout_seconds: int = Field(default=24 * 3600, ge=1, le=366 * 24 * 3600)
     max_file_bytes: int = Field(default=5 * 1024**3, ge=1)
     retention_days: int = Field(default=90, ge=1)
+
+    @field_validator("workflow")
+    @classmethod
+    def _known_workflow(cls, value: str) -> str:
+        if value not in C.WORKFLOWS:
+            raise ValueError(f"workflow must be one of {', '.join(C.WORKFLOWS)}, not {value!r}")
+        return value
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

@@ -1,0 +1,109 @@
+"""Durable orchestrator: sequences the shared steps; every side effect lives inside a checkpointed step.
+
+Operations per approved workflow: extract, transform, load, approval (callback), request-approval,
+finalize = 6. The approval waits at zero compute cost until a decision arrives or the callback times
+out (set shorter than the execution timeout, so expiry is handled here rather than killed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_durable_execution_sdk_python import (
+    CallbackTimeoutError,
+    DurableContext,
+    DurableOperationError,
+    ExecutionError,
+    durable_execution,
+)
+from aws_durable_execution_sdk_python.config import CallbackConfig, Duration, StepConfig
+from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
+
+from etl_aws import steps
+from etl_aws.config import settings
+from etl_aws.errors import TransientError
+from etl_aws.models import (
+    Decision,
+    Extracted,
+    Loaded,
+    Outcome,
+    StartRequest,
+    Transformed,
+    small,
+)
+from etl_aws.observability import logger
+
+# Only transient AWS failures are retried; a refused file or a programming error fails at once.
+STEP = StepConfig(
+    retry_strategy=create_retry_strategy(
+        RetryStrategyConfig(
+            max_attempts=5,
+            initial_delay=Duration.from_seconds(2),
+            max_delay=Duration.from_minutes(2),
+            retryable_error_types=[TransientError],
+        )
+    )
+)
+
+
+def parse_decision(raw: Any) -> Decision:
+    """The callback result arrives as the raw JSON the approval service sent."""
+    if isinstance(raw, bytes | bytearray):
+        raw = raw.decode()
+    if isinstance(raw, str):
+        return Decision.model_validate_json(raw)
+    return Decision.model_validate(raw)
+
+
+def run(request: StartRequest, context: DurableContext) -> dict[str, Any]:
+    """The workflow. Returns the final job status; a failed job fails the execution."""
+    cfg = settings()
+    job_id = request.job_id
+    context.set_logger(logger)
+    context.logger.info("workflow started", extra={"job_id": job_id})
+    try:
+        extracted = Extracted.model_validate(
+            context.step(lambda _: small(steps.extract(request)), name="extract", config=STEP)
+        )
+        transformed = Transformed.model_validate(
+            context.step(lambda _: small(steps.transform(extracted)), name="transform", config=STEP)
+        )
+        loaded = Loaded.model_validate(
+            context.step(lambda _: small(steps.load(transformed)), name="load", config=STEP)
+        )
+        callback = context.create_callback(
+            name="approval",
+            config=CallbackConfig(timeout=Duration.from_seconds(cfg.approval_timeout_seconds)),
+        )
+        context.step(
+            lambda _: small(steps.request_approval(loaded, callback.callback_id)),
+            name="request-approval",
+            config=STEP,
+        )
+        decision: Decision | None = None
+        try:
+            decision = parse_decision(callback.result())
+            outcome = Outcome.APPROVED if decision.approved else Outcome.REJECTED
+        except CallbackTimeoutError:
+            outcome = Outcome.EXPIRED
+        final = context.step(
+            lambda _: small(steps.finalize(job_id, outcome, decision)), name="finalize", config=STEP
+        )
+    except DurableOperationError as exc:
+        error = {"code": _error_name(exc), "message": exc.message or "step failed"}
+        context.step(
+            lambda _: small(steps.finalize(job_id, Outcome.FAILED, error=error)), name="fail", config=STEP
+        )
+        context.logger.error("workflow failed", extra={"job_id": job_id, "error": error["code"]})
+        raise ExecutionError(f"job {job_id} failed: {error['message']}") from None
+    context.logger.info("workflow ended", extra={"job_id": job_id, "status": final["status"]})
+    return {"job_id": job_id, "status": final["status"], "outputs": final.get("outputs", {})}
+
+
+def _error_name(exc: DurableOperationError) -> str:
+    return (exc.error_type or "error").rsplit(".", 1)[-1]
+
+
+@durable_execution
+def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+    return run(StartRequest.model_validate(event), context)
