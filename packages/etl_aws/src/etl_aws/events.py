@@ -99,7 +99,7 @@ def _from_eventbridge(detail: dict[str, Any]) -> ObjectRef:
     obj = detail["object"]
     return ObjectRef(
         bucket=detail["bucket"]["name"],
-        key=obj["key"],  # EventBridge delivers keys already decoded
+        key=unquote_plus(obj["key"]),  # URL-encoded like S3 notifications (as Powertools decodes it)
         version_id=obj.get("version-id") or None,
         etag=(obj.get("etag") or "").strip('"') or None,
         size=obj.get("size"),
