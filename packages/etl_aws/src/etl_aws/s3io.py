@@ -5,13 +5,20 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from botocore.exceptions import ClientError, ConnectionError, IncompleteReadError, ReadTimeoutError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
 from urllib3.exceptions import ProtocolError
 
 from etl_aws import clients
 
 PART_SIZE = 8 * 1024 * 1024  # S3 minimum is 5 MiB (except the last part)
-_RESUMABLE = (ConnectionError, IncompleteReadError, ReadTimeoutError, ProtocolError)
+# botocore wraps a connection reset while streaming a body in ResponseStreamingError.
+_RESUMABLE = (ConnectionError, IncompleteReadError, ReadTimeoutError, ResponseStreamingError, ProtocolError)
 _MAX_RESUMES = 5
 
 
@@ -109,7 +116,7 @@ class MultipartWriter(io.RawIOBase):
     def write(self, data: Any) -> int:
         self._buffer += data
         self.bytes_written += len(data)
-        if len(self._buffer) >= PART_SIZE:
+        while len(self._buffer) >= PART_SIZE:
             self._flush_part()
         return len(data)
 
@@ -119,7 +126,7 @@ class MultipartWriter(io.RawIOBase):
                 Bucket=self.bucket, Key=self.key, ContentType=self._content_type
             )["UploadId"]
         number = len(self._parts) + 1
-        body = bytes(self._buffer[:PART_SIZE]) if len(self._buffer) >= PART_SIZE else bytes(self._buffer)
+        body = bytes(memoryview(self._buffer)[:PART_SIZE])  # one copy (slicing a bytearray is another)
         del self._buffer[: len(body)]
         etag = self._s3.upload_part(
             Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=body
@@ -152,8 +159,14 @@ class MultipartWriter(io.RawIOBase):
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            self.complete()
-        else:
-            self.abort()
-        super().close()
+        try:
+            if exc_type is not None:
+                self.abort()
+                return
+            try:
+                self.complete()
+            except BaseException:  # a part or the completion failed: leave no orphaned parts
+                self.abort()
+                raise
+        finally:
+            super().close()
