@@ -1,0 +1,83 @@
+"""Durable executions on one machine: the durable testing SDK's engine with its sqlite store."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
+from aws_durable_execution_sdk_python_testing.stores.sqlite import SQLiteExecutionStore
+
+from etl_local.resources import ACCOUNT, REGION
+
+
+class AlreadyStarted(Exception):
+    """An execution with this name exists (the service answers DurableExecutionAlreadyStartedException)."""
+
+
+class CallbackNotFound(Exception):
+    """The callback does not exist or no longer waits (timed out, or the execution ended)."""
+
+
+class DurableEngine:
+    """Starts named executions of one durable function and delivers callbacks to them."""
+
+    def __init__(
+        self, handler: Callable[[Any, Any], Any], function_name: str, store_path: Path, poll_interval: float
+    ) -> None:
+        self.function_name = function_name
+        self.store = SQLiteExecutionStore.create_and_initialize(store_path)
+        self.runner = DurableFunctionTestRunner(
+            handler=handler,
+            skip_time=False,
+            store=self.store,
+            poll_interval=poll_interval,
+            region=REGION,
+        )
+        self._lock = threading.Lock()
+        self._arns: dict[str, str] = {}
+
+    def start(self, name: str, payload: str, execution_timeout: int) -> str:
+        """Start the execution `name` asynchronously; a name runs only once, as the service guarantees."""
+        with self._lock:
+            if name in self._arns or self.store.query(execution_name=name)[0]:
+                raise AlreadyStarted(f"a durable execution named {name} already exists")
+            arn = self.runner.run_async(
+                input=payload,
+                execution_timeout=execution_timeout,
+                function_name=self.function_name,
+                execution_name=name,
+                account_id=ACCOUNT,
+            )
+            self._arns[name] = arn
+            return arn
+
+    def send_callback_success(self, callback_id: str, result: bytes) -> None:
+        try:
+            self.runner.send_callback_success(callback_id, result)
+        except Exception as exc:  # the engine reports every refusal as one error type
+            raise CallbackNotFound(str(exc)) from None
+
+    def arn(self, name: str) -> str | None:
+        with self._lock:
+            return self._arns.get(name)
+
+    def status(self, name: str) -> str | None:
+        arn = self.arn(name)
+        if arn is None:
+            return None
+        return self.store.load(arn).current_status().value
+
+    def operations(self, name: str) -> Counter[str]:
+        """Durable operations of the execution by type (STEP, CALLBACK, ...), as billed."""
+        arn = self.arn(name)
+        if arn is None:
+            return Counter()
+        operations = self.store.load(arn).operations
+        return Counter(op.operation_type.value for op in operations if op.operation_type.value != "EXECUTION")
+
+    def close(self) -> None:
+        self.runner.close()

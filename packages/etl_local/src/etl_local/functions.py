@@ -1,0 +1,162 @@
+"""The function host: runs the real Lambda handlers in this process, each under its own environment.
+
+Handlers read their settings from `os.environ` once (`etl_aws.config.settings`, cached). Separate Lambda
+sandboxes each have their own variables; here every function shares one process, so each invocation runs
+under one lock with that function's `ETL_*` variables swapped in and the cached settings reset around the
+call. Invocations are therefore serialized, which is what keeps them honest; none of them waits for another
+(starts and callbacks are asynchronous), so the lock cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import threading
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from etl_aws import config
+from etl_aws import contract as C
+
+_SCOPED_PREFIX = "ETL_"
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda context that Powertools and the handlers read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 1024
+    function_version: str = "1"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+@dataclass(frozen=True)
+class HostedFunction:
+    """One deployed function: contract key, function name, the ARN it is invoked by, its variables."""
+
+    key: str
+    name: str
+    arn: str
+    env: Mapping[str, str]
+
+    @property
+    def handler_path(self) -> str:
+        return C.FUNCTIONS_BY_KEY[self.key].handler
+
+
+def lambda_error(exc: BaseException) -> dict[str, Any]:
+    """The payload the Lambda Python runtime returns for an exception the handler did not catch."""
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": str(uuid.uuid4()),
+        "stackTrace": traceback.format_tb(exc.__traceback__),
+    }
+
+
+def load_handler(path: str) -> Callable[..., Any]:
+    module_name, _, attribute = path.rpartition(".")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+class FunctionHost:
+    """Runs hosted functions by key or by name; counts invocations and errors per function key."""
+
+    def __init__(self) -> None:
+        self._functions: dict[str, HostedFunction] = {}
+        self._by_name: dict[str, HostedFunction] = {}
+        self._lock = threading.RLock()
+        self._count_lock = threading.Lock()
+        self.invocations: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self._closed = False
+
+    def add(self, function: HostedFunction) -> None:
+        self._functions[function.key] = function
+        self._by_name[function.name] = function
+
+    def function(self, key: str) -> HostedFunction:
+        return self._functions[key]
+
+    def by_name(self, name: str) -> HostedFunction | None:
+        """The function a name, a (qualified) ARN or `name:qualifier` designates."""
+        if name.startswith("arn:"):
+            name = name.split(":")[6]
+        return self._by_name.get(name.split(":", 1)[0])
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._functions
+
+    def invoke(self, key: str, event: Any, handler: Callable[..., Any] | None = None) -> Any:
+        """Run the function's handler (or `handler`, for a wrapped one) with its environment; re-raises."""
+        function = self._functions[key]
+        target = handler or load_handler(function.handler_path)
+        context = LambdaContext(function.name, function.arn)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the local runtime has stopped")
+            with self._count_lock:
+                self.invocations[key] += 1
+            with function_environment(function.env):
+                try:
+                    return target(event, context)
+                except Exception:
+                    with self._count_lock:
+                        self.errors[key] += 1
+                    raise
+
+    def invoke_payload(self, name: str, event: Any) -> tuple[str, bool]:
+        """Invoke as the Lambda service does: (JSON payload, function error?). An uncaught exception
+        becomes the runtime's error payload, so Step Functions sees its class name as the error type."""
+        function = self.by_name(name)
+        if function is None:
+            return json.dumps({"errorType": "ResourceNotFound", "errorMessage": f"no function {name}"}), True
+        try:
+            result = self.invoke(function.key, event)
+        except Exception as exc:
+            return json.dumps(lambda_error(exc)), True
+        return json.dumps(result), False
+
+    def wrapped(self, key: str) -> Callable[[Any, Any], Any]:
+        """The function's handler as a callable for an engine that invokes it itself (the durable engine)."""
+        handler = load_handler(self._functions[key].handler_path)
+
+        def invoke(event: Any, _context: Any) -> Any:
+            return self.invoke(key, event, handler=lambda e, _c: handler(e, _context))
+
+        return invoke
+
+    def close(self) -> None:
+        """Wait for a running handler to return, then refuse any later invocation."""
+        with self._lock:
+            self._closed = True
+
+
+@contextlib.contextmanager
+def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Only this function's ETL_* variables are visible while it runs, as in its own sandbox."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith(_SCOPED_PREFIX)}
+    for key in saved:
+        del os.environ[key]
+    os.environ.update(variables)
+    config.settings.cache_clear()
+    try:
+        yield
+    finally:
+        for key in [k for k in os.environ if k.startswith(_SCOPED_PREFIX)]:
+            del os.environ[key]
+        os.environ.update(saved)
+        config.settings.cache_clear()

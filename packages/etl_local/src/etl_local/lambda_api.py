@@ -1,0 +1,123 @@
+"""The two Lambda REST operations the system calls on durable functions, served on 127.0.0.1.
+
+- `Invoke` (POST /2015-03-31/functions/{FunctionName}/invocations, `X-Amz-Invocation-Type: Event`,
+  `X-Amz-Durable-Execution-Name`): starts the named durable execution; a name already used answers 409
+  DurableExecutionAlreadyStartedException, as the service does.
+- `SendDurableExecutionCallbackSuccess` (POST /2025-12-01/durable-execution-callbacks/{CallbackId}/succeed).
+
+Errors use the rest-json shape botocore parses (`x-amzn-ErrorType` header plus a JSON message), so
+`etl_aws` handles them exactly as it handles the real service's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from etl_local.durable import AlreadyStarted, CallbackNotFound, DurableEngine
+
+_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+_CALLBACK = re.compile(r"^/2025-12-01/durable-execution-callbacks/(?P<id>[^/]+)/succeed$")
+_MAX_BODY = 6 * 1024 * 1024
+
+
+class LambdaEndpoint:
+    """HTTP server for durable starts and callbacks, backed by the durable engine."""
+
+    def __init__(
+        self,
+        engine: DurableEngine,
+        durable_function: str,
+        execution_timeout: int,
+        host: str = "127.0.0.1",
+        on_call: Callable[[str], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.durable_function = durable_function
+        self.execution_timeout = execution_timeout
+        self._on_call = on_call or (lambda _op: None)
+        self.server = ThreadingHTTPServer((host, 0), _handler_class(self))
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, name="local-lambda", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def invoke(self, name: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        function = ":".join(name.split(":")[6:]) if name.startswith("arn:") else name
+        base, _, qualifier = function.partition(":")
+        if base != self.durable_function:
+            return _error(404, "ResourceNotFoundException", f"Function not found: {name}")
+        if not qualifier or qualifier == "$LATEST":
+            return _error(400, "InvalidParameterValueException", "durable functions need a qualified ARN")
+        if headers.get("X-Amz-Invocation-Type", "RequestResponse") != "Event":
+            return _error(400, "InvalidParameterValueException", "only asynchronous invocations are served")
+        execution_name = headers.get("X-Amz-Durable-Execution-Name")
+        if not execution_name:
+            return _error(400, "InvalidParameterValueException", "X-Amz-Durable-Execution-Name is required")
+        self._on_call("Invoke")
+        try:
+            arn = self.engine.start(execution_name, body.decode(), self.execution_timeout)
+        except AlreadyStarted as exc:
+            return _error(409, "DurableExecutionAlreadyStartedException", str(exc))
+        return 202, {"X-Amz-Durable-Execution-Arn": arn}, b""
+
+    def callback_success(self, callback_id: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        self._on_call("SendDurableExecutionCallbackSuccess")
+        try:
+            self.engine.send_callback_success(callback_id, body)
+        except CallbackNotFound as exc:
+            return _error(404, "ResourceNotFoundException", str(exc))
+        return 200, {}, b"{}"
+
+
+def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    body = json.dumps({"Type": "User", "message": message}).encode()
+    return status, {"x-amzn-ErrorType": code}, body
+
+
+def _handler_class(endpoint: LambdaEndpoint) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > _MAX_BODY:
+                self._send(*_error(413, "RequestTooLargeException", "request too large"))
+                return
+            body = self.rfile.read(length)
+            path = urlsplit(self.path).path
+            if match := _INVOKE.match(path):
+                self._send(*endpoint.invoke(unquote(match["name"]), self.headers, body))
+            elif match := _CALLBACK.match(path):
+                self._send(*endpoint.callback_success(unquote(match["id"]), body))
+            else:
+                self._send(*_error(404, "UnknownOperationException", f"not served locally: {path}"))
+
+        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler

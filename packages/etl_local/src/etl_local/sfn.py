@@ -1,0 +1,106 @@
+"""The Step Functions pipeline on moto: task functions and their aliases, the state machine from the ASL,
+and moto's Lambda invocations routed to the function host (moto cannot run Lambda code without Docker)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from etl_aws import contract as C
+
+ALIAS = "live"
+TASK_KEYS = {  # ASL placeholder key → FunctionSpec key
+    "extract": "sfn-extract",
+    "transform": "sfn-transform",
+    "load": "sfn-load",
+    "request_approval": "sfn-request-approval",
+    "finalize": "sfn-finalize",
+}
+
+
+def _placeholder_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README", "the local runtime runs this function's handler in-process")
+    return buffer.getvalue()
+
+
+def create_function(lam: Any, role_arn: str, name: str, key: str, env: Mapping[str, str]) -> str:
+    """Create the function (published, with its `live` alias) in moto's Lambda; returns the alias ARN."""
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=role_arn,
+        Handler=C.FUNCTIONS_BY_KEY[key].handler,
+        Code={"ZipFile": _placeholder_zip()},
+        Timeout=900,
+        MemorySize=1024,
+        Publish=True,
+        Environment={"Variables": dict(env)},
+    )
+    return lam.create_alias(FunctionName=name, Name=ALIAS, FunctionVersion="1")["AliasArn"]
+
+
+def create_role(iam: Any, name: str) -> str:
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}
+    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+
+def create_state_machine(
+    sfn: Any, role_arn: str, name: str, task_arns: Mapping[str, str], approval_timeout_seconds: int
+) -> str:
+    from etl_sfn import render_definition
+
+    definition = render_definition(
+        {placeholder: task_arns[key] for placeholder, key in TASK_KEYS.items()}, approval_timeout_seconds
+    )
+    return sfn.create_state_machine(name=name, definition=definition, roleArn=role_arn, type="STANDARD")[
+        "stateMachineArn"
+    ]
+
+
+def enable_execution() -> Callable[[], None]:
+    """From here on moto's ASL interpreter runs executions (read on every Step Functions request).
+    Returns the function that restores the previous setting."""
+    from moto.core.config import default_user_config
+
+    previous = default_user_config.get("stepfunctions")
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+
+    def restore() -> None:
+        if previous is None:
+            default_user_config.pop("stepfunctions", None)
+        else:
+            default_user_config["stepfunctions"] = previous
+
+    return restore
+
+
+def route_lambda_invocations(invoke: Callable[[str, Any], tuple[str, bool]]) -> Callable[[], None]:
+    """moto runs a function by calling `LambdaFunction._invoke_lambda`; send those calls to `invoke`
+    (function name, event) → (payload, errored). Returns the function that undoes the routing."""
+    from moto.awslambda.models import LambdaFunction
+
+    original = LambdaFunction.__dict__["_invoke_lambda"]
+
+    def _invoke_lambda(fn: Any, event: Any = None) -> tuple[str, bool, str]:
+        payload, errored = invoke(fn.function_name, event if event is not None else {})
+        return payload, errored, ""
+
+    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+
+    def restore() -> None:
+        LambdaFunction._invoke_lambda = original  # type: ignore[method-assign]
+
+    return restore
+
+
+def transitions(history: list[dict[str, Any]]) -> int:
+    """State transitions as billed: one per state entered, plus one per retry attempt."""
+    entered = sum(1 for e in history if e["type"].endswith("StateEntered"))
+    tasks = sum(1 for e in history if e["type"] == "TaskStateEntered")
+    scheduled = sum(1 for e in history if e["type"] == "TaskScheduled")
+    return entered + scheduled - tasks

@@ -1,0 +1,1 @@
+"""etl_ops: the operator CLI (`etl`)."""
