@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from etl_aws import clients, identity, steps
 from etl_aws import contract as C
 from etl_aws.config import Settings
+from etl_aws.jobs import JobsRepository
 from etl_aws.models import ApprovalRequested, Extracted, Loaded, ObjectRef, StartRequest, Transformed
 from etl_core.synth import write_csv
 
@@ -98,29 +99,40 @@ def client_error(code: str, status: int = 400, operation: str = "GetObject") -> 
     )
 
 
-class FaultyClient:
-    """A real client that raises `error` on calls `on_call`, `on_call + 1`, … (`times` of them) of
-    `operation`; every other call, and every call after that, goes through unchanged."""
+class Fault:
+    """Raise `error` on calls `on_call`, `on_call + 1`, … (`times` of them) of `operation`, counted
+    across every object it wraps; every other call, and every call after that, goes through."""
 
-    def __init__(self, real: Any, operation: str, error: BaseException, on_call: int = 1, times: int = 1):
-        self._real = real
-        self._operation = operation
+    def __init__(self, operation: str, error: BaseException, on_call: int = 1, times: int = 1) -> None:
+        self.operation = operation
         self._error = error
         self._on_call = on_call
         self._times = times
         self.calls = 0
         self.raised = 0
 
+    def hit(self) -> None:
+        self.calls += 1
+        if self.calls >= self._on_call and self.raised < self._times:
+            self.raised += 1
+            raise self._error
+
+    def wrap(self, real: Any) -> Any:
+        return _Faulty(real, self)
+
+
+class _Faulty:
+    def __init__(self, real: Any, fault: Fault) -> None:
+        self._real = real
+        self._fault = fault
+
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._real, name)
-        if name != self._operation:
+        if name != self._fault.operation:
             return attr
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            self.calls += 1
-            if self.calls >= self._on_call and self.raised < self._times:
-                self.raised += 1
-                raise self._error
+            self._fault.hit()
             return attr(*args, **kwargs)
 
         return call
@@ -134,13 +146,46 @@ def faulty(
     error: BaseException,
     on_call: int = 1,
     times: int = 1,
-) -> Iterator[FaultyClient]:
-    """Route etl_aws's `service` client through a FaultyClient for the duration of the block."""
+) -> Iterator[Fault]:
+    """Route etl_aws's `service` client through a Fault for the duration of the block."""
     real_factory = clients.client
-    wrapper = FaultyClient(real_factory(service), operation, error, on_call, times)
+    fault = Fault(operation, error, on_call, times)
+    wrapped = fault.wrap(real_factory(service))
     with monkeypatch.context() as patch:
-        patch.setattr(clients, "client", lambda name: wrapper if name == service else real_factory(name))
-        yield wrapper
+        patch.setattr(clients, "client", lambda name: wrapped if name == service else real_factory(name))
+        yield fault
+
+
+class _FaultyTables:
+    """The DynamoDB resource, with every table it opens wrapped by one Fault."""
+
+    def __init__(self, real: Any, fault: Fault) -> None:
+        self._real = real
+        self._fault = fault
+
+    def Table(self, name: str) -> Any:
+        return self._fault.wrap(self._real.Table(name))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+@contextmanager
+def faulty_table(
+    monkeypatch: pytest.MonkeyPatch, operation: str, error: BaseException, on_call: int = 1, times: int = 1
+) -> Iterator[Fault]:
+    """Like `faulty`, for the jobs table etl_aws opens through `clients.resource("dynamodb")`."""
+    real_factory = clients.resource
+    fault = Fault(operation, error, on_call, times)
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            clients,
+            "resource",
+            lambda name: (
+                _FaultyTables(real_factory(name), fault) if name == "dynamodb" else real_factory(name)
+            ),
+        )
+        yield fault
 
 
 @contextmanager
@@ -151,3 +196,54 @@ def shared_botocore_models() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(botocore.session, "create_loader", functools.cache(botocore.loaders.create_loader))
         yield
+
+
+def subscribe_queue(aws: Any) -> str:
+    """An SQS queue subscribed to the approvals topic: what reviewers would be e-mailed."""
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="approval-mail")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.client("sns").subscribe(TopicArn=aws.resources["topic_arn"], Protocol="sqs", Endpoint=arn)
+    return url
+
+
+def mail(aws: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Every SNS notification received so far (Subject, Message, MessageAttributes...)."""
+    sqs = aws.client("sqs")
+    out: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return out
+        for message in batch:
+            out.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def job_state(aws: Any, cfg: Settings, job_id: str, ref: ObjectRef) -> dict[str, Any]:
+    """What a job left behind (its objects in both buckets, the versions of its source, its record), with
+    its own names (job id, source key and version) replaced, so two jobs over the same bytes compare."""
+    names = {job_id: "<job>", ref.key: "<key>", ref.version_id or "<no version>": "<version>"}
+
+    def plain(text: str) -> str:
+        for name, placeholder in names.items():
+            text = text.replace(name, placeholder)
+        return text
+
+    stored: dict[str, Any] = {}
+    for label, bucket in (("raw", ref.bucket), ("output", cfg.output_bucket)):
+        for key, body in objects(aws, bucket).items():
+            if job_id in key or key == ref.key:
+                stored[f"{label}:{plain(key)}"] = plain(body.decode())
+    stored["source versions"] = len(versions(aws, ref.bucket, ref.key))
+    job = JobsRepository(cfg.jobs_table).get(job_id)
+    stored["job"] = {
+        "status": job.status,
+        "outputs": {name: plain(key) for name, key in job.outputs.items()},
+        "counts": job.counts,
+        "decision": job.decision,
+        "error": job.error,
+        "history": [entry.status for entry in job.history],
+        "finalized": bool(job.finalized_at),
+    }
+    return stored

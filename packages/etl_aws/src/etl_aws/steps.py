@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 import etl_core
 from etl_aws import clients, notify, tokens
@@ -75,7 +75,7 @@ def transient_aware(func: Callable[P, R]) -> Callable[P, R]:
             if code in _TRANSIENT_CODES or status >= 500:
                 raise TransientError(f"{func.__name__}: AWS error {code or status}, retry later") from exc
             raise
-        except (ConnectionError, ReadTimeoutError) as exc:
+        except (ConnectionError, HTTPClientError) as exc:  # HTTPClientError: read timeouts, resets
             raise TransientError(f"{func.__name__}: connection problem ({type(exc).__name__})") from exc
         except BotoCoreError:
             raise
@@ -206,7 +206,7 @@ def transform(extracted: Extracted, cfg: Settings | None = None) -> Transformed:
     job = repo.get(job_id)
     records_key = staging_key(job_id, C.RECORDS_FILE)
     rejects_key = staging_key(job_id, C.REJECTS_FILE)
-    if job.status not in (JobStatus.EXTRACTED, JobStatus.TRANSFORMED):
+    if job.status != JobStatus.EXTRACTED:  # TRANSFORMED or later: the outputs are staged and recorded
         if job.status == JobStatus.FAILED:
             raise FileRejected(
                 (job.error or {}).get("message", "job failed"), code=(job.error or {}).get("code")
@@ -328,6 +328,11 @@ def request_approval(loaded: Loaded, callback_token: str, cfg: Settings | None =
     bind_job(job_id)
     job = repo.get(job_id)
     if job.notified_at and job.approval_expires_at:
+        if job.status == JobStatus.PENDING_APPROVAL and (
+            repo.approval_secrets(job_id).callback_token != callback_token
+        ):  # a retried Step Functions task waits on a new task token: deliver the decision to that one
+            with contextlib.suppress(InvalidTransition):  # a decision arrived meanwhile
+                repo.update(job_id, {"callback_token": callback_token}, only_if=[JobStatus.PENDING_APPROVAL])
         return ApprovalRequested(job_id=job_id, approval_expires_at=job.approval_expires_at)
     if job.status not in (JobStatus.LOADED, JobStatus.PENDING_APPROVAL):
         raise InvalidTransition(f"job {job_id} is {job.status}: cannot request approval")
