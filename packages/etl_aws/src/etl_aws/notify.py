@@ -46,7 +46,9 @@ def approval_message(
         "",
         "Nothing is published until the file is approved.",
     ]
-    subject = f"[CSV ETL] Approval needed: {file_name}"
+    # SNS refuses a subject with line breaks or control characters, and S3 keys may hold them.
+    printable_name = "".join(c if c.isprintable() else " " for c in file_name)
+    subject = f"[CSV ETL] Approval needed: {printable_name}"
     if len(subject) > _MAX_SUBJECT:
         subject = subject[: _MAX_SUBJECT - 1] + "…"
     return subject, "\n".join(lines)
