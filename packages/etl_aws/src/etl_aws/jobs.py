@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -318,6 +319,42 @@ class JobsRepository:
             UpdateExpression="SET callback_sent_at = if_not_exists(callback_sent_at, :now)",
             ExpressionAttributeValues={":now": now_iso()},
         )
+
+    def claim_callback(self, job_id: str, lease_seconds: int) -> str | None:
+        """Take the right to send a recorded decision's callback, for `lease_seconds`.
+
+        Returns a claim id, or None when the callback was already sent or another sender holds a live
+        claim: concurrent repeats of a decision then send it once, and a claim left by a crashed sender
+        lapses on its own.
+        """
+        claim = uuid.uuid4().hex
+        values = {":claim": claim, ":until": iso_in(lease_seconds), ":now": now_iso()}
+        try:
+            self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="SET callback_claim = :claim, callback_claim_until = :until",
+                ConditionExpression="attribute_exists(decision) AND attribute_not_exists(callback_sent_at)"
+                " AND (attribute_not_exists(callback_claim_until) OR callback_claim_until < :now)",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        return claim
+
+    def release_callback(self, job_id: str, claim: str) -> None:
+        """Give back a claim after a failed send, so the next repeat can retry at once (ours only)."""
+        try:
+            self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="REMOVE callback_claim, callback_claim_until",
+                ConditionExpression="callback_claim = :claim",
+                ExpressionAttributeValues={":claim": claim},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
 
     # ---- helpers ---------------------------------------------------------------------------------
 
