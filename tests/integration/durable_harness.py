@@ -16,10 +16,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from aws_durable_execution_sdk_python import durable_execution
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 from botocore.exceptions import ClientError
 
-from etl_aws import clients
+from etl_aws import clients, config
 from etl_aws.models import ObjectRef, StartRequest
 
 AWS_PAYLOAD_LIMIT = 256 * 1024
@@ -90,7 +91,17 @@ class DurableHarness:
     """One engine per test; `start` runs the handler asynchronously like an async Invoke would."""
 
     def __init__(self, handler: Any, monkeypatch: Any, skip_time: bool = False) -> None:
-        self.runner = DurableFunctionTestRunner(handler=handler, skip_time=skip_time, poll_interval=0.05)
+        # The function's settings are fixed now (as a deployed function's environment is), so other
+        # functions run in this process by other harnesses cannot change them mid-execution.
+        cfg = config.settings()
+        workflow = handler.__wrapped__  # the undecorated function: the SDK runs it in a worker thread
+
+        @durable_execution
+        def function(event: Any, context: Any) -> Any:
+            with config.using(cfg):
+                return workflow(event, context)
+
+        self.runner = DurableFunctionTestRunner(handler=function, skip_time=skip_time, poll_interval=0.05)
         self.guard = PayloadGuard()
         service = self.runner._service_client
         original = service.checkpoint

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 
 from pydantic import BaseModel, Field, field_validator
@@ -50,7 +53,32 @@ class Settings(BaseModel):
         return cls.model_validate(values)
 
 
+_current: ContextVar[Settings | None] = ContextVar("etl_settings", default=None)
+
+
 @lru_cache(maxsize=1)
-def settings() -> Settings:
-    """The process-wide settings (tests call `settings.cache_clear()` after changing the environment)."""
+def _from_env() -> Settings:
     return Settings.from_env()
+
+
+def settings() -> Settings:
+    """The settings of the running function: read once from the environment.
+
+    On Lambda every function is its own process. Where several functions share one process (the local
+    runtime, tests), each call runs inside `using(...)` with that function's settings instead.
+    """
+    current = _current.get()
+    return current if current is not None else _from_env()
+
+
+settings.cache_clear = _from_env.cache_clear  # type: ignore[attr-defined]
+
+
+@contextmanager
+def using(cfg: Settings) -> Iterator[Settings]:
+    """Run the enclosed code (in this thread or context) with `cfg` as the settings."""
+    token = _current.set(cfg)
+    try:
+        yield cfg
+    finally:
+        _current.reset(token)
