@@ -1,0 +1,282 @@
+"""The approval service: the one way a human decision reaches a waiting workflow.
+
+A decision is recorded once (conditional write: the first wins), then delivered to the workflow it
+belongs to, durable or Step Functions, through `callbacks`. A repeat of the recorded decision delivers it
+again only if no earlier delivery completed, and a per-job claim keeps concurrent repeats from sending it
+twice. Secrets (callback reference, review token and its hash) are read here and never leave: not in a
+return value, an exception message or a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+from etl_aws import callbacks, tokens
+from etl_aws.config import settings
+from etl_aws.errors import DecisionGone, JobNotFound, NotAwaitingDecision, PipelineError
+from etl_aws.jobs import ApprovalSecrets, Job, JobsRepository, now_iso
+from etl_aws.models import Decision, JobStatus
+from etl_aws.observability import bind_job, logger, metrics
+
+REVIEW_LINK_REVIEWER = "review-link"
+# Longer than one send can take (client retries included), short enough that a crashed sender's claim
+# does not hold up a retry for long.
+CALLBACK_LEASE_SECONDS = 60
+MAX_SAMPLES = 5
+
+Via = Literal["iam", "review_link"]
+
+
+class ReviewLinkInvalid(PipelineError):
+    """The review token does not open this job: wrong, another job's, or the job is unknown.
+
+    All of these look the same to the caller, so a link reveals nothing about other jobs.
+    """
+
+    code = "forbidden"
+
+
+class ReviewLinkUsed(PipelineError):
+    """The review link already made its decision (or an operator decided first)."""
+
+    code = "already_decided"
+
+    def __init__(self, message: str, decision: DecisionView) -> None:
+        super().__init__(message)
+        self.decision = decision
+
+
+class ReasonRequired(PipelineError):
+    """A rejection must say why."""
+
+    code = "reason_required"
+
+
+class InvalidCursor(PipelineError):
+    code = "invalid_cursor"
+
+
+class DecisionView(BaseModel):
+    """A recorded decision, as the API shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    approved: bool
+    reviewer: str = ""
+    reason: str = ""
+    decided_at: str = ""
+    via: str = ""
+
+    @classmethod
+    def of(cls, job: Job) -> DecisionView | None:
+        return cls.model_validate(job.decision) if job.decision else None
+
+
+class ReviewView(BaseModel):
+    """What the review page shows: enough to decide, nothing secret."""
+
+    job_id: str
+    file_name: str
+    status: JobStatus
+    counts: dict[str, int] = Field(default_factory=dict)
+    reasons: list[tuple[str, int]] = Field(default_factory=list)
+    columns: list[str] = Field(default_factory=list)
+    samples: list[dict[str, Any]] = Field(default_factory=list)
+    expires_at: str | None = None
+    decision: DecisionView | None = None
+
+
+def _repo() -> JobsRepository:
+    return JobsRepository(settings().jobs_table)
+
+
+# ---- reads ------------------------------------------------------------------------------------------
+
+
+def get_job(job_id: str, repo: JobsRepository | None = None) -> Job:
+    """One job (no secrets: `Job` has no fields for them). Raises JobNotFound."""
+    return (repo or _repo()).get(job_id)
+
+
+def list_jobs(
+    status: JobStatus | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    repo: JobsRepository | None = None,
+) -> tuple[list[Job], str | None]:
+    """A page of jobs (by status when given) and an opaque cursor for the next page."""
+    raw_cursor = None
+    if cursor:
+        try:
+            raw_cursor = base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise InvalidCursor("the cursor is not one this API returned") from None
+    try:
+        jobs, next_raw = (repo or _repo()).list_jobs(status, limit, raw_cursor)
+    except (ValueError, TypeError):  # not JSON, or not a key object
+        raise InvalidCursor("the cursor is not one this API returned") from None
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ValidationException":
+            raise
+        raise InvalidCursor("the cursor is not one this API returned") from None
+    next_cursor = base64.urlsafe_b64encode(next_raw.encode()).decode().rstrip("=") if next_raw else None
+    return jobs, next_cursor
+
+
+def review_view(job_id: str, token: str | None, repo: JobsRepository | None = None) -> ReviewView:
+    """The review page's content for a valid link.
+
+    Raises ReviewLinkInvalid (wrong token, another job's token, unknown job) and DecisionGone (expired, or
+    the job no longer waits). A decided job is returned with its `decision` set.
+    """
+    repo = repo or _repo()
+    _verified_secrets(repo, job_id, token)
+    job = repo.get(job_id)
+    view = _view_of(job)
+    if view.decision is not None:
+        return view
+    if job.status != JobStatus.PENDING_APPROVAL:
+        raise DecisionGone(f"job {job_id} is {job.status}: it no longer waits for a decision")
+    if _expired(job.approval_expires_at):
+        raise DecisionGone(f"the approval of job {job_id} expired at {job.approval_expires_at}")
+    return view
+
+
+# ---- decisions --------------------------------------------------------------------------------------
+
+
+def decide(
+    job_id: str,
+    approved: bool,
+    reviewer: str,
+    reason: str = "",
+    via: Via = "iam",
+    token: str | None = None,
+    repo: JobsRepository | None = None,
+) -> tuple[Job, bool]:
+    """Record a decision (the first one wins) and deliver it to the waiting workflow.
+
+    Returns (job, created): created is True for the call that recorded the decision. A repeat of the
+    recorded decision returns (job, False) and re-sends the callback only if no send completed.
+    Raises ReviewLinkInvalid / ReviewLinkUsed (review links), ReasonRequired, JobNotFound,
+    DecisionConflict (a different decision came first), DecisionGone (expired, or the workflow no longer
+    waits), NotAwaitingDecision (too early), TransientError (delivery failed; repeat to retry).
+    """
+    repo = repo or _repo()
+    bind_job(job_id)
+    use_review_token = via == "review_link"
+    if use_review_token:
+        _verified_secrets(repo, job_id, token)  # before anything else
+        reviewer = REVIEW_LINK_REVIEWER
+        _refuse_spent_link(repo.get(job_id), approved)
+    reason = reason.strip()
+    if not approved and not reason:
+        raise ReasonRequired("a rejection needs a reason")
+    decision = Decision(
+        approved=approved, reviewer=reviewer[:256], reason=reason, decided_at=now_iso(), via=via
+    )
+    job, created = repo.record_decision(job_id, decision, use_review_token=use_review_token)
+    if created:
+        metrics.add_metric(name="DecisionsRecorded", unit="Count", value=1)
+    logger.info(
+        "decision recorded" if created else "decision repeated",
+        extra={"approved": bool((job.decision or {}).get("approved")), "via": via},
+    )
+    if _needs_delivery(job) and _deliver(repo, job):
+        job = repo.get(job_id)
+    return job, created
+
+
+def _refuse_spent_link(job: Job, approved: bool) -> None:
+    """A link is spent once its job is decided; it may only repeat that decision while undelivered.
+
+    An undecided job whose approval window closed is gone, whatever the request says.
+    """
+    decided = DecisionView.of(job)
+    if decided is None:
+        if job.status == JobStatus.PENDING_APPROVAL and _expired(job.approval_expires_at):
+            raise DecisionGone(f"the approval of job {job.job_id} expired at {job.approval_expires_at}")
+        return
+    if decided.approved == approved and _needs_delivery(job):
+        return
+    outcome = "approved" if decided.approved else "rejected"
+    raise ReviewLinkUsed(f"job {job.job_id} was already {outcome}", decided)
+
+
+def _needs_delivery(job: Job) -> bool:
+    """Decided, not known to be delivered, and the workflow has not moved on (finalize ran)."""
+    return (
+        job.decision is not None
+        and job.callback_sent_at is None
+        and job.finalized_at is None
+        and job.status in (JobStatus.APPROVED, JobStatus.REJECTED)
+    )
+
+
+def _deliver(repo: JobsRepository, job: Job) -> bool:
+    """Send the recorded decision once. False when another request holds the send (or it completed)."""
+    claim = repo.claim_callback(job.job_id, CALLBACK_LEASE_SECONDS)
+    if claim is None:
+        return False
+    decision = Decision.model_validate(job.decision)
+    try:
+        # Read under the claim: a retried Step Functions task may have stored a newer task token.
+        secrets = repo.approval_secrets(job.job_id)
+        if not secrets.callback_token:
+            raise NotAwaitingDecision(f"job {job.job_id} has no waiting workflow to resume")
+        callbacks.send_decision(secrets.workflow, secrets.callback_token, decision)
+    except DecisionGone:
+        repo.release_callback(job.job_id, claim)
+        # The workflow timed out first: its own expiry path ends the job (EXPIRED), nothing to do here.
+        logger.warning("decision not delivered: the workflow no longer waits")
+        raise
+    except Exception as exc:
+        repo.release_callback(job.job_id, claim)
+        logger.warning("decision not delivered", extra={"error_type": type(exc).__name__})
+        raise
+    repo.mark_callback_sent(job.job_id)
+    metrics.add_metric(name="CallbacksSent", unit="Count", value=1)
+    logger.info("decision delivered", extra={"workflow": secrets.workflow})
+    return True
+
+
+# ---- helpers ----------------------------------------------------------------------------------------
+
+
+def _verified_secrets(repo: JobsRepository, job_id: str, token: str | None) -> ApprovalSecrets:
+    """The job's secrets when `token` is its review token; ReviewLinkInvalid otherwise."""
+    try:
+        secrets = repo.approval_secrets(job_id)
+    except JobNotFound:
+        secrets = None
+    if secrets is None or not tokens.verify(token, secrets.review_token_hash):
+        logger.warning("review link refused")
+        metrics.add_metric(name="ReviewLinksRefused", unit="Count", value=1)
+        raise ReviewLinkInvalid("this link is not valid")
+    return secrets
+
+
+def _view_of(job: Job) -> ReviewView:
+    summary = job.summary or {}
+    reasons = sorted((job.reasons or summary.get("reasons") or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+    samples = [s for s in summary.get("samples", []) if isinstance(s, dict)][:MAX_SAMPLES]
+    return ReviewView(
+        job_id=job.job_id,
+        file_name=job.file_name,
+        status=job.status,
+        counts=job.counts,
+        reasons=reasons,
+        columns=[str(c) for c in summary.get("columns", [])],
+        samples=samples,
+        expires_at=job.approval_expires_at,
+        decision=DecisionView.of(job),
+    )
+
+
+def _expired(expires_at: str | None) -> bool:
+    return (expires_at or "") <= now_iso()
