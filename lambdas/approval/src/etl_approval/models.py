@@ -1,0 +1,94 @@
+"""Request and response bodies of the approval API. None of them has a field for a secret."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from etl_aws.approval import DecisionView
+from etl_aws.jobs import Job
+from etl_aws.models import JobStatus
+
+JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class ApproveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(default="", max_length=1000)
+
+
+class RejectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(min_length=1, max_length=1000, description="Why the file is rejected (required).")
+
+
+class JobListItem(BaseModel):
+    job_id: str
+    workflow: str
+    status: JobStatus
+    file_name: str
+    counts: dict[str, int]
+    created_at: str
+    updated_at: str
+    approval_expires_at: str | None = None
+
+    @classmethod
+    def of(cls, job: Job) -> JobListItem:
+        return cls.model_validate(job.model_dump(include=set(cls.model_fields)))
+
+
+class JobsPage(BaseModel):
+    jobs: list[JobListItem]
+    next_cursor: str | None = None
+
+
+class DecisionResponse(BaseModel):
+    """The outcome of a decision request: the recorded decision (the first one) and its delivery."""
+
+    job_id: str
+    status: JobStatus
+    decision: DecisionView
+    created: bool = Field(description="True for the request that recorded the decision, False for a repeat.")
+    callback_sent: bool = Field(description="True once the waiting workflow has been given the decision.")
+
+    @classmethod
+    def of(cls, job: Job, created: bool) -> DecisionResponse:
+        decision = DecisionView.of(job)
+        assert decision is not None, "a decided job has a decision"
+        return cls(
+            job_id=job.job_id,
+            status=job.status,
+            decision=decision,
+            created=created,
+            callback_sent=job.callback_sent_at is not None,
+        )
+
+
+class ReviewDecisionResponse(BaseModel):
+    """The JSON answer to a review-link decision: no reviewer identity (the link holder is no operator)."""
+
+    job_id: str
+    status: JobStatus
+    approved: bool
+    decided_at: str
+    created: bool
+    callback_sent: bool
+
+    @classmethod
+    def of(cls, job: Job, created: bool) -> ReviewDecisionResponse:
+        decision = DecisionView.of(job)
+        assert decision is not None, "a decided job has a decision"
+        return cls(
+            job_id=job.job_id,
+            status=job.status,
+            approved=decision.approved,
+            decided_at=decision.decided_at,
+            created=created,
+            callback_sent=job.callback_sent_at is not None,
+        )
+
+
+class ErrorResponse(BaseModel):
+    error: str
+    message: str

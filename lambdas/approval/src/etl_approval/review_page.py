@@ -1,0 +1,173 @@
+"""The reviewer's pages: self-contained HTML (no external assets, no script), every value escaped.
+
+The forms post to the page's own URL (`action=""`), which carries the token in its query string, so the
+token is never written into a page. The only style sheet is inline and allowed by its hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+from typing import Any
+
+from etl_aws.approval import DecisionView, ReviewView
+
+_CSS = """
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f5f6f8;color:#1d2330}
+main{max-width:880px;margin:2rem auto;padding:1.5rem 2rem;background:#fff;border-radius:8px;
+box-shadow:0 1px 3px rgba(0,0,0,.12)}
+h1{font-size:1.35rem;margin:.2rem 0 1rem}h2{font-size:1.05rem;margin:1.5rem 0 .5rem}
+.file{font-family:ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
+.muted{color:#5b6474}.counts{display:flex;gap:1rem;flex-wrap:wrap;margin:0;padding:0;list-style:none}
+.counts li{background:#eef1f5;border-radius:6px;padding:.5rem .9rem}.counts b{display:block;font-size:1.2rem}
+table{border-collapse:collapse;width:100%;font-size:.9rem}
+th,td{border:1px solid #d9dee6;padding:.3rem .5rem;text-align:left;vertical-align:top;word-break:break-word}
+th{background:#eef1f5}.scroll{overflow-x:auto}
+.actions{display:flex;gap:2rem;flex-wrap:wrap;margin-top:1.5rem}.actions form{flex:1;min-width:260px}
+textarea{width:100%;box-sizing:border-box;min-height:4.5rem;font:inherit}
+button{font:inherit;padding:.55rem 1.2rem;border:0;border-radius:6px;cursor:pointer;color:#fff}
+.approve{background:#1d7f46}.reject{background:#b42318}
+.notice{padding:.8rem 1rem;border-radius:6px;background:#eef1f5}
+.ok{background:#e7f6ec}.bad{background:#fdecea}
+""".strip()
+
+_STYLE_HASH = base64.b64encode(hashlib.sha256(_CSS.encode()).digest()).decode()
+
+CONTENT_SECURITY_POLICY = (
+    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+HTML_CONTENT_TYPE = "text/html; charset=utf-8"
+
+
+def e(value: Any) -> str:
+    """Escape any value for HTML text or a quoted attribute."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>{e(title)}</title><style>{_CSS}</style></head>"
+        f"<body><main>{body}</main></body></html>\n"
+    )
+
+
+def _counts(counts: dict[str, int]) -> str:
+    items = "".join(
+        f"<li><b>{e(f'{counts.get(key, 0):,}')}</b>{e(label)}</li>"
+        for key, label in (("rows", "rows"), ("valid", "valid"), ("rejected", "rejected"))
+    )
+    return f'<ul class="counts">{items}</ul>'
+
+
+def _reasons(reasons: list[tuple[str, int]]) -> str:
+    if not reasons:
+        return '<p class="muted">No row was rejected.</p>'
+    rows = "".join(f"<tr><td>{e(reason)}</td><td>{e(f'{count:,}')}</td></tr>" for reason, count in reasons)
+    return f"<table><thead><tr><th>Reason</th><th>Rows</th></tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _samples(columns: list[str], samples: list[dict[str, Any]]) -> str:
+    if not samples:
+        return '<p class="muted">No valid row to show.</p>'
+    names = list(columns)
+    for sample in samples:
+        names += [k for k in sample if k not in names]
+    head = "".join(f"<th>{e(name)}</th>" for name in names)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{e(sample.get(name, ''))}</td>" for name in names) + "</tr>"
+        for sample in samples
+    )
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _decision_text(decision: DecisionView) -> str:
+    outcome = "approved" if decision.approved else "rejected"
+    parts = [f"<p>This file was <b>{e(outcome)}</b>"]
+    if decision.decided_at:
+        parts.append(f" at {e(decision.decided_at)}")
+    parts.append(" through the review link." if decision.via == "review_link" else " by an operator.")
+    parts.append("</p>")
+    if decision.reason:
+        parts.append(f"<p>Reason: {e(decision.reason)}</p>")
+    return "".join(parts)
+
+
+def _header(view: ReviewView) -> str:
+    return (
+        f'<h1>Review: <span class="file">{e(view.file_name or view.job_id)}</span></h1>'
+        f'<p class="muted">Job {e(view.job_id)}</p>'
+    )
+
+
+def review_page(view: ReviewView) -> str:
+    """The page for a waiting job: counts, reject reasons, sample rows, approve and reject."""
+    if view.decision is not None:
+        return decided_page(view)
+    expiry = (
+        f'<p class="muted">This link works once, until {e(view.expires_at)}.</p>' if view.expires_at else ""
+    )
+    body = (
+        _header(view)
+        + _counts(view.counts)
+        + "<h2>Reject reasons</h2>"
+        + _reasons(view.reasons)
+        + "<h2>Sample rows</h2>"
+        + _samples(view.columns, view.samples)
+        + '<div class="actions">'
+        '<form method="post" action="">'
+        '<input type="hidden" name="decision" value="approve">'
+        "<p>Publish the valid rows.</p>"
+        '<button type="submit" class="approve">Approve</button></form>'
+        '<form method="post" action="">'
+        '<input type="hidden" name="decision" value="reject">'
+        '<label for="reason">Reason for rejecting (required)</label>'
+        '<textarea id="reason" name="reason" required maxlength="1000"></textarea>'
+        '<p><button type="submit" class="reject">Reject</button></p></form>'
+        "</div>" + expiry + '<p class="muted">Nothing is published until the file is approved.</p>'
+    )
+    return _page(f"Review {view.file_name or view.job_id}", body)
+
+
+def decided_page(view: ReviewView) -> str:
+    """The page for a job that already has its decision."""
+    assert view.decision is not None
+    body = _header(view) + '<div class="notice">' + _decision_text(view.decision) + "</div>"
+    return _page("Already decided", "<h1>Already decided</h1>" + body)
+
+
+def result_page(job_id: str, decision: DecisionView, created: bool) -> str:
+    """The page after a decision was posted."""
+    title = "Approved" if decision.approved else "Rejected"
+    if decision.approved:
+        detail = "The valid rows will be published, and the source file archived."
+    else:
+        detail = "Nothing will be published. The source file will be archived."
+    note = "" if created else '<p class="muted">This decision had already been recorded.</p>'
+    body = (
+        f"<h1>{e(title)}</h1>"
+        f'<div class="notice {"ok" if decision.approved else "bad"}">{_decision_text(decision)}'
+        f"<p>{e(detail)}</p></div>{note}"
+        f'<p class="muted">Job {e(job_id)}</p>'
+    )
+    return _page(title, body)
+
+
+def message_page(title: str, message: str, decision: DecisionView | None = None) -> str:
+    """A page that explains why nothing happened (invalid, expired or used link; a bad form)."""
+    extra = f'<div class="notice">{_decision_text(decision)}</div>' if decision is not None else ""
+    return _page(title, f"<h1>{e(title)}</h1><p>{e(message)}</p>{extra}")
