@@ -42,7 +42,7 @@ build: $(STAMP)
 	$(PY) scripts/build_lambdas.py
 
 demo: $(STAMP)
-	@echo "make demo: the local runtime is coming (see README, 'Status')." && exit 1
+	$(VENV)/bin/etl demo
 
 clean:
 	rm -rf $(VENV) dist .local bench/data .pytest_cache .ruff_cache .hypothesis

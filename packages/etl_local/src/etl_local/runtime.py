@@ -147,6 +147,8 @@ class LocalRuntime:
 
         self.root.mkdir(parents=True, exist_ok=True)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+        # The engine's warnings quote callback ids, which are secrets: keep them off the terminal.
+        logging.getLogger("aws_durable_execution_sdk_python_testing").setLevel(logging.ERROR)
         port = free_port()
         endpoint_vars = tuple(k for k in os.environ if k.startswith("AWS_ENDPOINT_URL"))
         self._set_env({**_PROCESS_ENV, "MOTO_PORT": str(port)}, removed=(*_REMOVED_ENV, *endpoint_vars))

@@ -1,0 +1,213 @@
+"""`etl`: the operator CLI.
+
+etl local up                      run the whole system on 127.0.0.1 until Ctrl-C
+etl demo [--count N] [--rows R]   both pipelines, every outcome, a report
+etl jobs list|show|approve|reject the approval API of the local stack (SigV4-signed)
+etl gen-data                      synthetic messy CSV files
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ROOT = ".local"
+
+
+def _quiet_handlers() -> None:
+    """Handlers log and emit metrics as in Lambda; on a terminal only warnings are worth showing.
+    Read when etl_aws.observability is first imported, so this runs before any import of it."""
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+
+# ---- local up ---------------------------------------------------------------------------------------
+
+
+def cmd_local_up(args: argparse.Namespace) -> int:
+    _quiet_handlers()
+    from etl_local.runtime import LocalRuntime
+
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    runtime = LocalRuntime(
+        root=args.root, approval_timeout_seconds=args.approval_timeout, echo=print, fresh=not args.keep
+    )
+    runtime.start()
+    try:
+        print(f"Local stack up in {runtime.started_at:.1f} s ({', '.join(runtime.workflows)})")
+        print(f"  moto (S3, SQS, SNS, DynamoDB, Step Functions)  {runtime.endpoints.moto}")
+        print(f"  Lambda (durable starts, callbacks)             {runtime.endpoints.lambda_api}")
+        print(f"  approval API                                   {runtime.endpoints.api}")
+        for workflow in runtime.workflows:
+            print(f"  upload to s3://{runtime.raw_bucket(workflow)}/uploads/<name>.csv")
+        print(f"  stack written to {Path(args.root) / 'stack.json'}; e-mails in {Path(args.root) / 'outbox'}")
+        print("  credentials: AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing, region us-east-1")
+        print("Ctrl-C stops.")
+        while not stop.wait(0.5):
+            pass
+    finally:
+        print("\nstopping ...")
+        runtime.stop()
+    return 0
+
+
+# ---- demo -------------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _quiet_handlers()
+    from etl_ops.demo import run_demo
+
+    return run_demo(
+        count=args.count,
+        rows=args.rows,
+        approval_timeout=args.approval_timeout,
+        root=args.root,
+        report_path=Path(args.json) if args.json else None,
+    )
+
+
+# ---- jobs -------------------------------------------------------------------------------------------
+
+
+def _api(args: argparse.Namespace) -> Any:
+    from botocore.credentials import Credentials
+
+    from etl_ops.api import ApprovalApi
+
+    stack_file = Path(args.root) / "stack.json"
+    if args.api_url:
+        url, region = args.api_url, args.region
+    elif stack_file.exists():
+        stack = json.loads(stack_file.read_text(encoding="utf-8"))
+        url, region = stack["endpoints"]["api"], stack.get("region", args.region)
+    else:
+        raise SystemExit(f"no {stack_file}: start the stack with `etl local up`, or pass --api-url")
+    key = os.environ.get("AWS_ACCESS_KEY_ID", "testing")
+    secret = os.environ.get("AWS_SECRET_ACCESS_KEY", "testing")
+    return ApprovalApi(url, Credentials(key, secret, os.environ.get("AWS_SESSION_TOKEN")), region)
+
+
+def _show(response: Any) -> int:
+    try:
+        print(json.dumps(response.json(), indent=2))
+    except ValueError:
+        print(response.text)
+    return 0 if response.status < 400 else 1
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    api = _api(args)
+    if args.action == "list":
+        response = api.list_jobs(status=args.status)
+        if response.status >= 400 or args.raw:
+            return _show(response)
+        jobs = response.json().get("jobs", [])
+        print(f"{'job id':<46} {'workflow':<9} {'status':<17} file")
+        for job in jobs:
+            print(f"{job['job_id']:<46} {job['workflow']:<9} {job['status']:<17} {job.get('file_name', '')}")
+        return 0
+    if args.action == "show":
+        response = api.get_job(args.job_id)
+        if response.status >= 400 or args.raw:
+            return _show(response)
+        job = response.json()
+        print(f"{job['job_id']}  {job['workflow']}  {job['status']}  {job.get('file_name', '')}")
+        print(f"  counts   {job.get('counts', {})}")
+        if job.get("reasons"):
+            print(f"  reasons  {job['reasons']}")
+        if job.get("decision"):
+            print(f"  decision {job['decision']}")
+        if job.get("error"):
+            print(f"  error    {job['error']}")
+        for entry in job.get("history", []):
+            print(f"  {entry['at']}  {entry['status']}")
+        return 0
+    if args.action == "approve":
+        return _show(api.approve(args.job_id, args.reason or ""))
+    if not args.reason:
+        raise SystemExit("a rejection needs --reason")
+    return _show(api.reject(args.job_id, args.reason))
+
+
+# ---- gen-data ---------------------------------------------------------------------------------------
+
+
+def cmd_gen_data(args: argparse.Namespace) -> int:
+    from etl_core import synth
+
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    for index in range(args.count):
+        path = out / f"data-{index + 1:03d}.csv"
+        with path.open("wb") as handle:
+            synth.write_csv(handle, args.rows, bad_ratio=args.bad_ratio, seed=args.seed + index)
+        print(path)
+    return 0
+
+
+# ---- parser -----------------------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="etl", description="CSV ETL operator CLI")
+    root.add_argument("--root", default=DEFAULT_ROOT, help="local state directory (default .local)")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="the local runtime").add_subparsers(dest="local", required=True)
+    up = local.add_parser("up", help="run the whole system on 127.0.0.1 (foreground; Ctrl-C stops)")
+    up.add_argument("--approval-timeout", type=int, default=24 * 3600, help="seconds (default 24 h)")
+    up.add_argument("--keep", action="store_true", help="keep the durable store of an earlier run")
+    up.set_defaults(func=cmd_local_up)
+
+    demo = commands.add_parser("demo", help="both pipelines, every outcome, a report")
+    demo.add_argument("--count", type=int, default=4, help="files per pipeline (default 4)")
+    demo.add_argument("--rows", type=int, default=200, help="rows per file (default 200)")
+    demo.add_argument(
+        "--approval-timeout",
+        type=int,
+        default=int(os.environ.get("ETL_APPROVAL_TIMEOUT_SECONDS", "20")),
+        help="seconds before an undecided job expires (default 20)",
+    )
+    demo.add_argument("--json", metavar="REPORT", help="write the report as JSON to this file")
+    demo.set_defaults(func=cmd_demo)
+
+    jobs = commands.add_parser("jobs", help="jobs through the approval API (SigV4-signed)")
+    jobs.add_argument("--api-url", help="API base URL (default: from .local/stack.json)")
+    jobs.add_argument("--region", default="us-east-1")
+    jobs.add_argument("--raw", action="store_true", help="print the API's JSON")
+    actions = jobs.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="list jobs")
+    listing.add_argument("--status", help="only jobs in this status (e.g. PENDING_APPROVAL)")
+    for name in ("show", "approve", "reject"):
+        action = actions.add_parser(name, help=f"{name} one job")
+        action.add_argument("job_id")
+        if name != "show":
+            action.add_argument("--reason", default="")
+    jobs.set_defaults(func=cmd_jobs)
+
+    gen = commands.add_parser("gen-data", help="write synthetic messy CSV files")
+    gen.add_argument("--count", type=int, default=1)
+    gen.add_argument("--rows", type=int, default=1000)
+    gen.add_argument("--bad-ratio", type=float, default=0.02)
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--output", default="data", help="directory (default ./data)")
+    gen.set_defaults(func=cmd_gen_data)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,319 @@
+"""`etl demo`: the whole system locally, both orchestrators, every outcome, with a report.
+
+Per pipeline the same N messy files are uploaded; the first is rejected through its e-mailed review link,
+the second is left to expire, the rest are approved through the SigV4-signed operator API. The demo ends
+with a table of jobs, a parity check (the same file gives byte-identical records and rejects through both
+pipelines) and the units each workflow consumed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from botocore.credentials import Credentials
+
+from etl_aws import contract as C
+from etl_aws.models import TERMINAL, JobStatus
+from etl_core import synth
+from etl_local.runtime import ACCESS_KEY, SECRET_KEY, LocalRuntime
+from etl_ops.api import ApprovalApi
+
+APPROVE, REJECT, EXPIRE = "approve", "reject", "expire"
+_TERMINAL = {s.value for s in TERMINAL}
+EXPECTED = {APPROVE: JobStatus.COMPLETED, REJECT: JobStatus.REJECTED, EXPIRE: JobStatus.EXPIRED}
+
+
+@dataclass
+class DemoJob:
+    workflow: str
+    file: str
+    job_id: str
+    plan: str
+    status: str = "UPLOADED"
+    rows: int = 0
+    valid: int = 0
+    rejected: int = 0
+    acted: bool = False
+    note: str = ""
+
+    @property
+    def expected(self) -> str:
+        return EXPECTED[self.plan].value
+
+    @property
+    def as_expected(self) -> bool:
+        return self.status == self.expected
+
+
+@dataclass
+class Report:
+    ok: bool = False
+    seconds: float = 0.0
+    startup_seconds: float = 0.0
+    approval_timeout_seconds: int = 0
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    parity: list[dict[str, Any]] = field(default_factory=list)
+    units: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def plan_for(index: int, count: int) -> str:
+    if count >= 3 and index == 0:
+        return REJECT
+    if count >= 3 and index == 1:
+        return EXPIRE
+    return APPROVE
+
+
+def make_file(index: int, rows: int) -> bytes:
+    out = io.BytesIO()
+    synth.write_csv(out, rows, bad_ratio=0.05, seed=100 + index)
+    return out.getvalue()
+
+
+def run_demo(
+    count: int = 4,
+    rows: int = 200,
+    approval_timeout: int = 20,
+    root: Path | str = ".local",
+    report_path: Path | None = None,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Run the demo; returns the process exit code (0 only if every outcome is as expected)."""
+    began = time.monotonic()
+    say = _printer(out)
+    say(f"Starting the local runtime (approval timeout {approval_timeout} s) ...")
+    report = Report(approval_timeout_seconds=approval_timeout)
+    with LocalRuntime(root=root, approval_timeout_seconds=approval_timeout, echo=None) as rt:
+        report.startup_seconds = round(rt.started_at, 1)
+        say(f"  moto        {rt.endpoints.moto}")
+        say(f"  lambda      {rt.endpoints.lambda_api}")
+        say(f"  api         {rt.endpoints.api}")
+        say(f"  workflows   {', '.join(rt.workflows)}  (ready in {rt.started_at:.1f} s)")
+        api = ApprovalApi(rt.api_url, Credentials(ACCESS_KEY, SECRET_KEY))
+        jobs = _upload(rt, count, rows, say)
+        api_calls = _drive(rt, api, jobs, approval_timeout, out)
+        _describe_jobs(rt, jobs)
+        report.jobs = [asdict(j) | {"expected": j.expected} for j in jobs]
+        report.parity = _parity(rt, jobs)
+        report.units = _units(rt, jobs, api_calls)
+        _print_jobs(jobs, say)
+        _print_parity(report.parity, say)
+        _print_units(report.units, say)
+        _print_mail(rt, jobs, say)
+    report.problems = [
+        f"{j.workflow} {j.file}: {j.status}, expected {j.expected}" for j in jobs if not j.as_expected
+    ] + [f"parity: {p['file']} differs ({p['detail']})" for p in report.parity if not p["identical"]]
+    report.ok = not report.problems
+    report.seconds = round(time.monotonic() - began, 1)
+    say("")
+    for problem in report.problems:
+        say(f"PROBLEM  {problem}")
+    say(f"{'OK' if report.ok else 'FAILED'}: {len(jobs)} jobs in {report.seconds} s")
+    if report_path:
+        report_path.write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
+        say(f"report written to {report_path}")
+    return 0 if report.ok else 1
+
+
+def _printer(out: TextIO) -> Any:
+    def say(line: str = "") -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    return say
+
+
+def _upload(rt: LocalRuntime, count: int, rows: int, say: Any) -> list[DemoJob]:
+    jobs: list[DemoJob] = []
+    for index in range(count):
+        name = f"batch-{index + 1:02d}.csv"
+        body = make_file(index, rows)
+        for workflow in rt.workflows:
+            job_id = rt.upload(workflow, f"{C.UPLOAD_PREFIX}{name}", body)
+            jobs.append(DemoJob(workflow, name, job_id, plan_for(index, count)))
+    say(f"Uploaded {count} files x {rows} rows to uploads/ of {len(rt.workflows)} pipelines")
+    return jobs
+
+
+def _drive(
+    rt: LocalRuntime, api: ApprovalApi, jobs: list[DemoJob], approval_timeout: int, out: TextIO
+) -> Counter:
+    """Decide each job as planned once it waits; wait for every job to end. Returns API calls by workflow."""
+    calls: Counter[str] = Counter()
+    tty, shown = out.isatty(), ""
+    deadline = time.monotonic() + approval_timeout + 120
+    repo = rt.jobs()
+    assert rt.outbox is not None
+    while time.monotonic() < deadline:
+        for job in jobs:
+            found = repo.find(job.job_id)
+            if found is None:
+                continue
+            job.status = found.status.value
+            if job.acted or found.status != JobStatus.PENDING_APPROVAL or not found.notified_at:
+                continue
+            if job.plan == APPROVE:
+                response = api.approve(job.job_id, reason="demo: looks right")
+                calls[job.workflow] += 1
+            elif job.plan == REJECT:
+                mails = rt.outbox.mails(job.job_id)
+                if not mails:
+                    continue  # the e-mail is on its way
+                response = api.review(mails[-1].review_link, "reject", reason="demo: wrong month")
+                calls[job.workflow] += 1
+            else:
+                job.acted = True
+                continue
+            job.acted = True
+            if response.status != 200:
+                job.note = f"decision answered {response.status}: {response.text[:120]}"
+        counts = Counter(j.status for j in jobs)
+        line = "  ".join(f"{status} {n}" for status, n in sorted(counts.items()))
+        if line != shown:
+            # On a terminal the line is rewritten in place; in a log, each change is one line.
+            out.write(f"\r  progress: {line:<90}" if tty else f"  progress: {line}\n")
+            out.flush()
+            shown = line
+        if all(j.status in _TERMINAL for j in jobs):
+            break
+        time.sleep(0.5)
+    if tty:
+        out.write("\n")
+    return calls
+
+
+def _describe_jobs(rt: LocalRuntime, jobs: list[DemoJob]) -> None:
+    repo = rt.jobs()
+    for job in jobs:
+        found = repo.find(job.job_id)
+        if found is None:
+            continue
+        job.status = found.status.value
+        job.rows = found.counts.get("rows", 0)
+        job.valid = found.counts.get("valid", 0)
+        job.rejected = found.counts.get("rejected", 0)
+        if found.error:
+            job.note = f"{found.error.get('code')}: {found.error.get('message')}"
+
+
+def _parity(rt: LocalRuntime, jobs: list[DemoJob]) -> list[dict[str, Any]]:
+    """For each file published by both pipelines: are records and rejects byte-identical?"""
+    if len(rt.workflows) < 2:
+        return []
+    s3, repo = rt.client("s3"), rt.jobs()
+    results = []
+    for name in sorted({j.file for j in jobs}):
+        pair = [j for j in jobs if j.file == name and j.status == JobStatus.COMPLETED.value]
+        if len(pair) != len(rt.workflows):
+            continue
+        contents: list[dict[str, bytes]] = []
+        for job in pair:
+            outputs = repo.get(job.job_id).outputs
+            bucket = rt.output_bucket(job.workflow)
+            contents.append(
+                {
+                    part: s3.get_object(Bucket=bucket, Key=outputs[part])["Body"].read()
+                    for part in ("records", "rejects")
+                }
+            )
+        differing = [part for part in ("records", "rejects") if contents[0][part] != contents[1][part]]
+        results.append(
+            {
+                "file": name,
+                "identical": not differing,
+                "records_bytes": len(contents[0]["records"]),
+                "rejects_bytes": len(contents[0]["rejects"]),
+                "detail": ", ".join(differing) or "records and rejects identical",
+            }
+        )
+    return results
+
+
+def _units(rt: LocalRuntime, jobs: list[DemoJob], api_calls: Counter) -> dict[str, Any]:
+    units: dict[str, Any] = {}
+    for workflow in rt.workflows:
+        mine = [j for j in jobs if j.workflow == workflow]
+        prefix = f"{workflow}-"
+        invocations = {k: v for k, v in sorted(rt.host.invocations.items()) if k.startswith(prefix)}
+        entry: dict[str, Any] = {
+            "workflows": len(mine),
+            "invocations": invocations,
+            "api_calls": api_calls.get(workflow, 0),
+        }
+        if workflow == C.DURABLE:
+            operations: Counter[str] = Counter()
+            for job in mine:
+                operations.update(rt.durable_operations(job.job_id))
+            entry["durable_operations"] = dict(operations)
+            entry["durable_operations_total"] = sum(operations.values())
+        else:
+            entry["state_transitions"] = sum(rt.state_transitions(j.job_id) for j in mine)
+        units[workflow] = entry
+    units["approval_api_invocations"] = rt.host.invocations.get("approval-api", 0)
+    assert rt.gateway is not None
+    units["gateway_requests"] = sum(rt.gateway.requests.values())
+    units["lambda_api_calls"] = dict(rt.lambda_calls)
+    return units
+
+
+def _print_jobs(jobs: list[DemoJob], say: Any) -> None:
+    say("")
+    header = f"{'pipeline':<9} {'file':<13} {'plan':<8} {'status':<17} {'rows':>6} {'valid':>6}"
+    say(f"{header} {'rejected':>8}  ok")
+    for j in jobs:
+        mark = "yes" if j.as_expected else f"NO (expected {j.expected})"
+        say(
+            f"{j.workflow:<9} {j.file:<13} {j.plan:<8} {j.status:<17} {j.rows:>6} {j.valid:>6} "
+            f"{j.rejected:>8}  {mark}{'  ' + j.note if j.note else ''}"
+        )
+
+
+def _print_parity(parity: list[dict[str, Any]], say: Any) -> None:
+    if not parity:
+        return
+    say("")
+    say("Parity (same file through both pipelines):")
+    for p in parity:
+        verdict = "identical" if p["identical"] else "DIFFERENT"
+        say(
+            f"  {p['file']:<13} records {p['records_bytes']:>7} B, rejects {p['rejects_bytes']:>6} B: "
+            f"{verdict}"
+        )
+
+
+def _print_units(units: dict[str, Any], say: Any) -> None:
+    say("")
+    say("Counted units:")
+    for workflow in (C.DURABLE, C.STEP_FUNCTIONS):
+        if workflow not in units:
+            continue
+        entry = units[workflow]
+        n = max(entry["workflows"], 1)
+        calls = ", ".join(f"{k.removeprefix(workflow + '-')} {v}" for k, v in entry["invocations"].items())
+        say(f"  {workflow} ({entry['workflows']} workflows)")
+        say(f"    invocations       {sum(entry['invocations'].values())}: {calls}")
+        if "durable_operations" in entry:
+            ops = ", ".join(f"{k} {v}" for k, v in sorted(entry["durable_operations"].items()))
+            total = entry["durable_operations_total"]
+            say(f"    durable ops       {total} ({total / n:.1f} per workflow): {ops}")
+        if "state_transitions" in entry:
+            total = entry["state_transitions"]
+            say(f"    state transitions {total} ({total / n:.1f} per workflow)")
+        say(f"    API calls         {entry['api_calls']}")
+    say(
+        f"  approval API: {units['gateway_requests']} gateway requests, "
+        f"{units['approval_api_invocations']} function invocations; Lambda API: {units['lambda_api_calls']}"
+    )
+
+
+def _print_mail(rt: LocalRuntime, jobs: list[DemoJob], say: Any) -> None:
+    say("")
+    say(f"E-mails sent to reviewers are in {rt.root / 'outbox'} ({len(list(rt.root.glob('outbox/*.txt')))})")
