@@ -17,6 +17,7 @@ from etl_aws import contract as C
 from etl_aws.models import TERMINAL, JobStatus
 from etl_core import synth
 from etl_local.runtime import ACCESS_KEY, OPERATOR_ARN, SECRET_KEY, LocalRuntime, available_workflows
+from etl_ops import cli
 from etl_ops.api import ApprovalApi
 
 WAITING = frozenset({JobStatus.PENDING_APPROVAL, *TERMINAL})
@@ -100,6 +101,24 @@ def test_unsigned_operator_request_is_refused_at_the_gateway(runtime: LocalRunti
     assert wrong_key.status == 403
     assert runtime.host.invocations["approval-api"] == invoked
     assert api.list_jobs().status == 200
+
+
+def test_jobs_cli_lists_and_shows_through_the_signed_api(
+    runtime: LocalRuntime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_id = runtime.upload(C.DURABLE, "uploads/cli.csv", csv_file(rows=10))
+    runtime.wait_for(job_id, WAITING)
+
+    listed = cli.main(["--root", str(runtime.root), "jobs", "list", "--status", "PENDING_APPROVAL"])
+    listing = capsys.readouterr().out
+    shown = cli.main(["--root", str(runtime.root), "jobs", "show", job_id])
+    timeline = capsys.readouterr().out
+
+    assert listed == 0
+    assert job_id in listing
+    assert shown == 0
+    assert "PENDING_APPROVAL" in timeline
+    assert "RECEIVED" in timeline
 
 
 def test_reupload_of_same_key_is_a_new_job(runtime: LocalRuntime) -> None:

@@ -38,6 +38,9 @@ class Poller(threading.Thread):
                 logger.exception("local poller failed", extra={"poller": self.name})
                 self._stopping.wait(self._pause * 5)
 
+    def signal_stop(self) -> None:
+        self._stopping.set()
+
     def stop(self, timeout: float = WAIT_SECONDS + 5) -> None:
         self._stopping.set()
         if self.is_alive():

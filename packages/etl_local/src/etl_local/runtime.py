@@ -207,6 +207,8 @@ class LocalRuntime:
     def stop(self) -> None:
         """Stop pollers, then servers and engines; restore the process environment. Safe to call twice."""
         for poller in self._pollers:
+            poller.signal_stop()  # all at once: each may be in a long poll
+        for poller in self._pollers:
             poller.stop()
         self._pollers.clear()
         if self.gateway is not None:

@@ -56,6 +56,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     finally:
         print("\nstopping ...")
         runtime.stop()
+        print("stopped.")
     return 0
 
 
