@@ -1,0 +1,183 @@
+variable "name" {
+  description = "Prefix of every resource name; one deployment per name and account."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.name))
+    error_message = "name must start with a letter and hold 2-21 lowercase letters, digits or hyphens."
+  }
+}
+
+variable "region" {
+  description = "AWS region of the deployment."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as us-east-1."
+  }
+}
+
+variable "approver_emails" {
+  description = "E-mail addresses that receive approval requests (each must confirm the SNS subscription)."
+  type        = list(string)
+  default     = []
+}
+
+variable "enable_durable" {
+  description = "Deploy the Lambda durable functions pipeline."
+  type        = bool
+  default     = true
+}
+
+variable "enable_step_functions" {
+  description = "Deploy the Step Functions pipeline."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = var.enable_step_functions || var.enable_durable
+    error_message = "Enable at least one pipeline (enable_durable or enable_step_functions)."
+  }
+}
+
+variable "runtime" {
+  description = "Lambda Python runtime of every function."
+  type        = string
+  default     = "python3.13"
+
+  validation {
+    condition     = can(regex("^python3\\.1[0-9]$", var.runtime))
+    error_message = "runtime must be a python3.1x runtime such as python3.13."
+  }
+}
+
+variable "architecture" {
+  description = "Lambda architecture; build the zips for the same one (scripts/build_lambdas.py --arch)."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
+variable "step_memory_size" {
+  description = "Memory in MB of the functions that run steps (the durable orchestrator and the Step Functions transform)."
+  type        = number
+  default     = 1024
+}
+
+variable "task_memory_size" {
+  description = "Memory in MB of the Step Functions extract, load, request-approval and finalize functions."
+  type        = number
+  default     = 512
+}
+
+variable "starter_memory_size" {
+  description = "Memory in MB of the starters."
+  type        = number
+  default     = 256
+}
+
+variable "approval_memory_size" {
+  description = "Memory in MB of the approval API function."
+  type        = number
+  default     = 512
+}
+
+variable "approval_timeout_seconds" {
+  description = "How long a job waits for a decision before it expires."
+  type        = number
+  default     = 86400
+
+  validation {
+    condition     = var.approval_timeout_seconds >= 60 && var.approval_timeout_seconds <= 31536000
+    error_message = "approval_timeout_seconds must be between 60 and 31536000 (a year)."
+  }
+}
+
+variable "execution_timeout_seconds" {
+  description = "Durable execution timeout; must exceed approval_timeout_seconds so an expiry is handled by the workflow, not killed."
+  type        = number
+  default     = 172800
+
+  validation {
+    condition     = var.execution_timeout_seconds > var.approval_timeout_seconds && var.execution_timeout_seconds <= 31622400
+    error_message = "execution_timeout_seconds must be greater than approval_timeout_seconds and at most 31622400 (366 days)."
+  }
+}
+
+variable "durable_retention_days" {
+  description = "Days Lambda keeps a closed durable execution's history."
+  type        = number
+  default     = 14
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group in days."
+  type        = number
+  default     = 30
+}
+
+variable "starter_max_concurrency" {
+  description = "Most concurrent starter invocations per pipeline (SQS event source mapping maximum_concurrency, 2-1000)."
+  type        = number
+  default     = 5
+}
+
+variable "max_file_bytes" {
+  description = "Largest upload a job accepts, in bytes."
+  type        = number
+  default     = 1073741824
+}
+
+variable "job_retention_days" {
+  description = "Days a job record is kept before its TTL removes it."
+  type        = number
+  default     = 90
+}
+
+variable "dist_dir" {
+  description = "Directory holding the built zips (durable.zip, sfn.zip, approval.zip); null: the repository's dist/."
+  type        = string
+  default     = null
+}
+
+variable "kms_key_arn" {
+  description = "Customer managed KMS key for buckets, jobs table and topic; null uses SSE-S3 and AWS managed keys."
+  type        = string
+  default     = null
+}
+
+variable "force_destroy" {
+  description = "Let `terraform destroy` delete non-empty buckets (dev deployments)."
+  type        = bool
+  default     = false
+}
+
+variable "deletion_protection" {
+  description = "Protect the jobs table from deletion."
+  type        = bool
+  default     = false
+}
+
+variable "api_stage_name" {
+  description = "Stage name of the approval API."
+  type        = string
+  default     = "v1"
+}
+
+variable "manage_api_gateway_account" {
+  description = "Create the role API Gateway needs to write logs and set it on the account (a per-region, account-wide setting: enable it in one deployment only)."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags for every resource (also applied as provider default tags)."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,26 @@
+terraform {
+  # 1.9 for validations that refer to other variables (execution vs approval timeout).
+  required_version = ">= 1.9.0"
+
+  required_providers {
+    aws = {
+      source = "hashicorp/aws"
+      # 6.25 added `durable_config` to aws_lambda_function.
+      version = ">= 6.25"
+    }
+  }
+
+  # Configure a backend for shared state, e.g. in a backend.tf kept out of the repository:
+  #   terraform { backend "s3" { bucket = "...", key = "etl/<name>.tfstate", region = "...", use_lockfile = true } }
+}
+
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = {
+      Deployment = var.name
+      ManagedBy  = "terraform"
+    }
+  }
+}

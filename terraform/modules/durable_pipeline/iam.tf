@@ -1,0 +1,100 @@
+# Each statement names the exact bucket prefixes, table, index, topic, queue and alias it is for.
+locals {
+  raw_uploads   = "${var.raw_bucket_arn}/${var.s3_prefixes.uploads}*"
+  raw_archive   = "${var.raw_bucket_arn}/${var.s3_prefixes.archive}*"
+  out_staging   = "${var.output_bucket_arn}/${var.s3_prefixes.staging}*"
+  out_processed = "${var.output_bucket_arn}/${var.s3_prefixes.processed}*"
+
+  kms_statements = var.kms_key_arn == null ? [] : [
+    {
+      Sid      = "UseStorageKey"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      Resource = var.kms_key_arn
+    },
+  ]
+
+  orchestrator_policy_json = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat([
+      {
+        # GetObjectVersion: every read names the exact version the event reported.
+        Sid      = "ReadUploads"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:GetObjectVersion"]
+        Resource = local.raw_uploads
+      },
+      {
+        # Archiving moves the exact source version: a copy under archive/ (checked on a re-run),
+        # then a delete of that version from uploads/.
+        Sid      = "ArchiveSource"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+        Resource = local.raw_archive
+      },
+      {
+        Sid      = "RemoveArchivedUpload"
+        Effect   = "Allow"
+        Action   = ["s3:DeleteObject", "s3:DeleteObjectVersion"]
+        Resource = local.raw_uploads
+      },
+      {
+        Sid      = "WriteStaging"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+        Resource = local.out_staging
+      },
+      {
+        Sid      = "PublishProcessed"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+        Resource = local.out_processed
+      },
+      {
+        # Without ListBucket a missing key reads as 403 instead of 404, and idempotent steps check
+        # for their own earlier output.
+        Sid      = "ListOwnBuckets"
+        Effect   = "Allow"
+        Action   = "s3:ListBucket"
+        Resource = [var.raw_bucket_arn, var.output_bucket_arn]
+      },
+      {
+        Sid      = "TrackJobs"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"]
+        Resource = [var.jobs_table_arn, var.jobs_status_index_arn]
+      },
+      {
+        Sid      = "RequestApproval"
+        Effect   = "Allow"
+        Action   = "sns:Publish"
+        Resource = var.topic_arn
+      },
+    ], local.kms_statements)
+  })
+
+  starter_policy_json = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat([
+      {
+        Sid      = "ConsumeUploadEvents"
+        Effect   = "Allow"
+        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+        Resource = var.queue_arn
+      },
+      {
+        Sid      = "RecordJobs"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        Resource = var.jobs_table_arn
+      },
+      {
+        # The alias only: a durable execution must be started through a qualified ARN.
+        Sid      = "StartDurableExecution"
+        Effect   = "Allow"
+        Action   = "lambda:InvokeFunction"
+        Resource = module.orchestrator.alias_arn
+      },
+    ], local.kms_statements)
+  })
+}

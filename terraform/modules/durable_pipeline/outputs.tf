@@ -1,0 +1,45 @@
+output "orchestrator_function_name" {
+  description = "Orchestrator function name."
+  value       = module.orchestrator.function_name
+}
+
+output "orchestrator_function_arn" {
+  description = "Unqualified orchestrator ARN; the approval API's callback permissions cover it and its versions."
+  value       = module.orchestrator.function_arn
+}
+
+output "orchestrator_alias_arn" {
+  description = "Qualified ARN (alias) the starter invokes: ETL_ORCHESTRATOR_ARN."
+  value       = module.orchestrator.alias_arn
+}
+
+output "starter_function_name" {
+  description = "Starter function name."
+  value       = module.starter.function_name
+}
+
+output "starter_alias_arn" {
+  description = "Starter alias ARN (the event source mapping's target)."
+  value       = module.starter.alias_arn
+}
+
+output "event_source_mapping_uuid" {
+  description = "UUID of the queue → starter event source mapping."
+  value       = aws_lambda_event_source_mapping.starter.uuid
+}
+
+output "function_alias_arns" {
+  description = "Alias ARN per function key of etl_aws.contract.FUNCTIONS."
+  value = {
+    "durable-orchestrator" = module.orchestrator.alias_arn
+    "durable-starter"      = module.starter.alias_arn
+  }
+}
+
+output "log_group_names" {
+  description = "Log group per function key."
+  value = {
+    "durable-orchestrator" = module.orchestrator.log_group_name
+    "durable-starter"      = module.starter.log_group_name
+  }
+}

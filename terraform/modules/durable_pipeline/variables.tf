@@ -1,0 +1,201 @@
+variable "name" {
+  description = "Prefix of every resource name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.name))
+    error_message = "name must start with a letter and hold 2-21 lowercase letters, digits or hyphens."
+  }
+}
+
+variable "package_file" {
+  description = "Path of the built durable package (make build → dist/durable.zip)."
+  type        = string
+}
+
+variable "runtime" {
+  description = "Lambda Python runtime."
+  type        = string
+  default     = "python3.13"
+}
+
+variable "architecture" {
+  description = "arm64 or x86_64; must match the build (build_lambdas.py --arch)."
+  type        = string
+  default     = "arm64"
+}
+
+variable "orchestrator_memory_size" {
+  description = "Memory of the orchestrator in MB (it runs the steps, including the streaming transform)."
+  type        = number
+  default     = 1024
+}
+
+variable "orchestrator_timeout" {
+  description = "Timeout of one orchestrator invocation in seconds; the whole execution is bounded by execution_timeout_seconds."
+  type        = number
+  default     = 900
+}
+
+variable "starter_memory_size" {
+  description = "Memory of the starter in MB."
+  type        = number
+  default     = 256
+}
+
+variable "starter_timeout" {
+  description = "Timeout of one starter invocation in seconds; the queue's visibility timeout should be 6 times this."
+  type        = number
+  default     = 30
+}
+
+variable "approval_timeout_seconds" {
+  description = "How long the approval callback waits before the job expires."
+  type        = number
+  default     = 86400
+
+  validation {
+    condition     = var.approval_timeout_seconds >= 60
+    error_message = "approval_timeout_seconds must be at least 60."
+  }
+}
+
+variable "execution_timeout_seconds" {
+  description = "Durable execution timeout; longer than the approval timeout so an expiry is handled, not killed."
+  type        = number
+  default     = 172800
+
+  validation {
+    condition     = var.execution_timeout_seconds > var.approval_timeout_seconds && var.execution_timeout_seconds <= 31622400
+    error_message = "execution_timeout_seconds must exceed approval_timeout_seconds and be at most 31622400 (366 days)."
+  }
+}
+
+variable "durable_retention_days" {
+  description = "Days Lambda keeps a closed durable execution's history."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.durable_retention_days >= 1 && var.durable_retention_days <= 90
+    error_message = "durable_retention_days must be between 1 and 90."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Log retention of both functions in days."
+  type        = number
+  default     = 30
+}
+
+variable "raw_bucket_arn" {
+  description = "ARN of this pipeline's raw bucket (uploads/, archive/)."
+  type        = string
+}
+
+variable "output_bucket_name" {
+  description = "Name of this pipeline's output bucket (staging/, processed/)."
+  type        = string
+}
+
+variable "output_bucket_arn" {
+  description = "ARN of this pipeline's output bucket."
+  type        = string
+}
+
+variable "s3_prefixes" {
+  description = "Key prefixes of the S3 layout (storage module output s3_prefixes)."
+  type = object({
+    uploads   = string
+    archive   = string
+    staging   = string
+    processed = string
+  })
+}
+
+variable "jobs_table_name" {
+  description = "Jobs table name."
+  type        = string
+}
+
+variable "jobs_table_arn" {
+  description = "Jobs table ARN."
+  type        = string
+}
+
+variable "jobs_status_index_arn" {
+  description = "ARN of the jobs table's status index."
+  type        = string
+}
+
+variable "topic_arn" {
+  description = "Approval topic ARN."
+  type        = string
+}
+
+variable "queue_arn" {
+  description = "ARN of this pipeline's event queue (S3 uploads/*.csv notifications)."
+  type        = string
+}
+
+variable "api_url" {
+  description = "Base URL of the approval API; review links in approval e-mails point at it."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "Customer managed key of the storage, or null; the functions get decrypt/encrypt on it when set."
+  type        = string
+  default     = null
+}
+
+variable "max_file_bytes" {
+  description = "Largest upload accepted, in bytes (ETL_MAX_FILE_BYTES)."
+  type        = number
+  default     = 1073741824
+}
+
+variable "job_retention_days" {
+  description = "Days a finished job record is kept before its TTL expires it (ETL_RETENTION_DAYS)."
+  type        = number
+  default     = 90
+}
+
+variable "starter_batch_size" {
+  description = "Events per starter invocation."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.starter_batch_size >= 1 && var.starter_batch_size <= 10000
+    error_message = "starter_batch_size must be between 1 and 10000."
+  }
+}
+
+variable "starter_batching_window_seconds" {
+  description = "How long the event source mapping gathers events before invoking the starter."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.starter_batching_window_seconds >= 0 && var.starter_batching_window_seconds <= 300
+    error_message = "starter_batching_window_seconds must be between 0 and 300."
+  }
+}
+
+variable "starter_max_concurrency" {
+  description = "Most concurrent starter invocations the queue drives (event source mapping maximum_concurrency)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.starter_max_concurrency >= 2 && var.starter_max_concurrency <= 1000
+    error_message = "starter_max_concurrency must be between 2 and 1000 (the SQS event source mapping range)."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}
