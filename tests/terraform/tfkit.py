@@ -1,0 +1,115 @@
+"""Helpers of the Terraform checks: which roots and test files exist, and the prepared copy.
+
+The copy mirrors the repository layout (terraform/, dist/, the ASL file) so relative paths hold. When
+the mirror's hashicorp/aws predates 6.25 (the one here is 5.100), the copy drops the `durable_config`
+block and relaxes the provider floor; the real files keep both, and test_terraform_contract.py checks
+them structurally instead.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import terraform_env  # scripts/terraform_env.py, put on sys.path by this package
+
+from etl_aws import contract
+
+ROOT = Path(__file__).resolve().parents[2]
+TERRAFORM_DIR = ROOT / "terraform"
+
+DURABLE_CONFIG_SINCE = "6.25.0"
+RELAXED_CONSTRAINT = ">= 5.100"
+REAL_CONSTRAINT = ">= 6.25"
+TIMEOUT_SECONDS = 600
+
+# Terraform roots checked here, relative to terraform/.
+ROOTS = (
+    "modules/storage",
+    "modules/lambda_function",
+    "modules/approval_api",
+    "modules/durable_pipeline",
+    "modules/sfn_pipeline",
+    "environments/aws",
+)
+# Test files that render the real ASL definition (written alongside the sfn handlers).
+NEEDS_ASL = frozenset({"environments/aws/tests/both_pipelines.tftest.hcl"})
+
+
+def tftest_files() -> list[str]:
+    """Every .tftest.hcl file under terraform/, relative to it."""
+    return sorted(p.relative_to(TERRAFORM_DIR).as_posix() for p in TERRAFORM_DIR.rglob("*.tftest.hcl"))
+
+
+def root_of(test_file: str) -> str:
+    return test_file.split("/tests/", 1)[0]
+
+
+def strip_block(text: str, opening: str) -> str:
+    """Remove the block that starts with `opening` (e.g. `dynamic "durable_config"`) and its line."""
+    start = text.index(opening)
+    start = text.rindex("\n", 0, start) + 1
+    depth, i = 0, text.index("{", start)
+    while True:
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            break
+        i += 1
+    end = text.index("\n", i) + 1
+    return text[:start] + text[end:]
+
+
+def prepare_copy(dest: Path, provider_version: str) -> Path:
+    """Copy terraform/ into `dest` in the repository layout, adapted to the mirror's provider."""
+    ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "*.tfplan")
+    shutil.copytree(TERRAFORM_DIR, dest / "terraform", ignore=ignore)
+    if terraform_env.version_key(provider_version) < terraform_env.version_key(DURABLE_CONFIG_SINCE):
+        for versions in (dest / "terraform").rglob("versions.tf"):
+            text = versions.read_text(encoding="utf-8")
+            assert f'version = "{REAL_CONSTRAINT}"' in text, versions
+            versions.write_text(text.replace(REAL_CONSTRAINT, RELAXED_CONSTRAINT), encoding="utf-8")
+        main = dest / "terraform" / "modules" / "lambda_function" / "main.tf"
+        main.write_text(strip_block(main.read_text(encoding="utf-8"), 'dynamic "durable_config"'))
+    # Stand-ins for `make build`: the mock provider only hashes them.
+    (dest / "dist").mkdir()
+    for package in contract.PACKAGES:
+        with zipfile.ZipFile(dest / "dist" / f"{package}.zip", "w") as zf:
+            zf.writestr("README.txt", f"stand-in for dist/{package}.zip\n")
+    asl = ROOT / contract.ASL_PATH
+    if asl.is_file():
+        target = dest / contract.ASL_PATH
+        target.parent.mkdir(parents=True)
+        shutil.copy2(asl, target)
+    return dest / "terraform"
+
+
+@dataclass
+class Terraform:
+    """The terraform CLI wired to the provider mirror, and the prepared copy it runs in."""
+
+    binary: str
+    env: dict[str, str]
+    workdir: Path
+    provider_version: str
+    results: dict[str, subprocess.CompletedProcess[str]] = field(default_factory=dict)
+
+    def run(self, args: list[str], root: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [self.binary, *args],
+            cwd=self.workdir / root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        )
+
+
+def report(result: subprocess.CompletedProcess[str]) -> str:
+    """The useful end of a terraform run's output."""
+    text = re.sub(r"\n{3,}", "\n\n", (result.stdout + result.stderr).strip())
+    return text[-6000:]
