@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 LOCAL_PACKAGES := packages/etl_core packages/etl_aws packages/etl_local packages/etl_ops lambdas/durable lambdas/sfn lambdas/approval
 PYPROJECTS := $(wildcard $(addsuffix /pyproject.toml,$(LOCAL_PACKAGES)))
 
-.PHONY: help venv test lint fmt bench build demo clean
+.PHONY: help venv test lint fmt bench build tf-check demo clean
 
 help:
 	@echo "make demo   run the whole system locally (both orchestrators, approval, review)"
@@ -40,6 +40,10 @@ bench: $(STAMP)
 
 build: $(STAMP)
 	$(PY) scripts/build_lambdas.py
+
+# Terraform offline: fmt, init from a local provider mirror, validate, terraform test, contract, checkov.
+tf-check: $(STAMP)
+	$(PY) -m pytest tests/terraform -q
 
 demo: $(STAMP)
 	$(VENV)/bin/etl demo
