@@ -1,0 +1,1 @@
+"""Approval API Lambda: routes and error mapping in `app`, the reviewer's pages in `review_page`."""
