@@ -519,3 +519,15 @@ def test_awkward_keys_go_from_notification_to_published_output(aws: Any, cfg: Se
     assert objects(aws, bucket, "uploads/") == {}
     published = objects(aws, cfg.output_bucket, f"processed/{identity.job_id(ref)}/")
     assert len(published) == 3
+
+
+def test_register_creates_the_job_once_for_a_redelivered_event(aws: Any, cfg: Settings) -> None:
+    ref = upload(aws, "uploads/registered.csv", csv_bytes(rows=5))
+    job_id = identity.job_id(ref)
+
+    first = steps.register(ref, job_id, cfg)
+    again = steps.register(ref, job_id, cfg)
+
+    assert first.status == again.status == JobStatus.RECEIVED
+    assert again.created_at == first.created_at
+    assert again.workflow == C.DURABLE
