@@ -80,6 +80,9 @@ def test_reject_through_review_link_ends_job_rejected(runtime: LocalRuntime, api
     assert runtime.outbox is not None
     mail = runtime.outbox.wait_for(job_id, timeout=30)
     assert (runtime.root / "outbox" / f"{job_id}.txt").exists()
+    page = api.review_page(mail.review_link)
+    assert page.status == 200
+    assert "text/html" in page.headers.get("Content-Type", "")
 
     response = api.review(mail.review_link, "reject", reason="wrong month")
 
@@ -119,6 +122,10 @@ def test_jobs_cli_lists_and_shows_through_the_signed_api(
     assert shown == 0
     assert "PENDING_APPROVAL" in timeline
     assert "RECEIVED" in timeline
+
+    approved_all = cli.main(["--root", str(runtime.root), "jobs", "approve-all", "--workflow", "durable"])
+    assert approved_all == 0
+    assert runtime.wait_for(job_id, TERMINAL).status == JobStatus.COMPLETED
 
 
 def test_reupload_of_same_key_is_a_new_job(runtime: LocalRuntime) -> None:

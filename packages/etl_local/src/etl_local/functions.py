@@ -14,6 +14,7 @@ import importlib
 import json
 import os
 import threading
+import time
 import traceback
 import uuid
 from collections import Counter
@@ -82,6 +83,7 @@ class FunctionHost:
         self._count_lock = threading.Lock()
         self.invocations: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()  # wall time in the handler: a local estimate of duration
         self._closed = False
 
     def add(self, function: HostedFunction) -> None:
@@ -110,6 +112,7 @@ class FunctionHost:
                 raise RuntimeError("the local runtime has stopped")
             with self._count_lock:
                 self.invocations[key] += 1
+            began = time.perf_counter()
             with function_environment(function.env):
                 try:
                     return target(event, context)
@@ -117,6 +120,9 @@ class FunctionHost:
                     with self._count_lock:
                         self.errors[key] += 1
                     raise
+                finally:
+                    with self._count_lock:
+                        self.seconds[key] += time.perf_counter() - began
 
     def invoke_payload(self, name: str, event: Any) -> tuple[str, bool]:
         """Invoke as the Lambda service does: (JSON payload, function error?). An uncaught exception

@@ -92,6 +92,11 @@ class ApprovalApi:
     def unsigned(self, method: str, path: str) -> Response:
         return self._call(method, path, signed=False)
 
+    def review_page(self, review_link: str) -> Response:
+        """The review page the e-mailed link opens (no IAM: the token is the credential)."""
+        self.calls += 1
+        return send("GET", review_link, headers={"Accept": "text/html"})
+
     def review(self, review_link: str, decision: str, reason: str = "") -> Response:
         """Decide through the e-mailed review link, as the review page's form posts it."""
         self.calls += 1

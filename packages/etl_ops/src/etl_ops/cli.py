@@ -2,7 +2,8 @@
 
 etl local up                      run the whole system on 127.0.0.1 until Ctrl-C
 etl demo [--count N] [--rows R]   both pipelines, every outcome, a report
-etl jobs list|show|approve|reject the approval API of the local stack (SigV4-signed)
+etl jobs list|show|approve|reject|approve-all
+                                  the approval API of the local stack (SigV4-signed)
 etl gen-data                      synthetic messy CSV files
 """
 
@@ -134,9 +135,34 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         return 0
     if args.action == "approve":
         return _show(api.approve(args.job_id, args.reason or ""))
+    if args.action == "approve-all":
+        return _approve_all(api, args.workflow, args.reason or "")
     if not args.reason:
         raise SystemExit("a rejection needs --reason")
     return _show(api.reject(args.job_id, args.reason))
+
+
+def _approve_all(api: Any, workflow: str | None, reason: str) -> int:
+    """Approve every job waiting for a decision (of one workflow, when given)."""
+    failures, cursor, approved = 0, None, 0
+    while True:
+        response = api.list_jobs(status="PENDING_APPROVAL", cursor=cursor)
+        if response.status >= 400:
+            return _show(response)
+        page = response.json()
+        for job in page.get("jobs", []):
+            if workflow and job["workflow"] != workflow:
+                continue
+            answer = api.approve(job["job_id"], reason)
+            ok = answer.status < 400
+            approved += ok
+            failures += not ok
+            print(f"{job['job_id']:<46} {'approved' if ok else f'refused ({answer.status})'}")
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    print(f"{approved} approved, {failures} refused")
+    return 0 if not failures else 1
 
 
 # ---- gen-data ---------------------------------------------------------------------------------------
@@ -193,6 +219,9 @@ def parser() -> argparse.ArgumentParser:
         action.add_argument("job_id")
         if name != "show":
             action.add_argument("--reason", default="")
+    approve_all = actions.add_parser("approve-all", help="approve every job waiting for a decision")
+    approve_all.add_argument("--workflow", choices=("durable", "sfn"))
+    approve_all.add_argument("--reason", default="")
     jobs.set_defaults(func=cmd_jobs)
 
     gen = commands.add_parser("gen-data", help="write synthetic messy CSV files")

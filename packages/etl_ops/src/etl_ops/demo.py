@@ -246,6 +246,9 @@ def _units(rt: LocalRuntime, jobs: list[DemoJob], api_calls: Counter) -> dict[st
         entry: dict[str, Any] = {
             "workflows": len(mine),
             "invocations": invocations,
+            "handler_seconds_local_estimate": {
+                k: round(v, 3) for k, v in sorted(rt.host.seconds.items()) if k.startswith(prefix)
+            },
             "api_calls": api_calls.get(workflow, 0),
         }
         if workflow == C.DURABLE:
