@@ -24,6 +24,7 @@ from typing import Any
 
 from etl_aws import config
 from etl_aws import contract as C
+from etl_local import metering
 
 _SCOPED_PREFIX = "ETL_"
 
@@ -113,7 +114,7 @@ class FunctionHost:
             with self._count_lock:
                 self.invocations[key] += 1
             began = time.perf_counter()
-            with function_environment(function.env):
+            with function_environment(function.env), metering.attributed_to(key):
                 try:
                     return target(event, context)
                 except Exception:

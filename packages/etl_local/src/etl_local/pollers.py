@@ -56,6 +56,9 @@ class EventSourceMapping:
         self.queue_arn = queue_arn
         self.invoke = invoke
         self.batches = 0
+        # SQS requests that moved messages (receives that returned some, deletes). Empty long polls are
+        # left out: their number depends on how long the runtime idles, not on the workflows.
+        self.requests = 0
 
     def poll_once(self) -> None:
         received = self.sqs.receive_message(
@@ -67,6 +70,7 @@ class EventSourceMapping:
         ).get("Messages", [])
         if not received:
             return
+        self.requests += 1
         event = {"Records": [self._record(m) for m in received]}
         try:
             response = self.invoke(event) or {}
@@ -77,6 +81,7 @@ class EventSourceMapping:
         failed = {f.get("itemIdentifier") for f in response.get("batchItemFailures", [])}
         done = [m for m in received if m["MessageId"] not in failed]
         if done:
+            self.requests += 1
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],

@@ -33,6 +33,7 @@ from etl_local.durable import DurableEngine
 from etl_local.functions import FunctionHost, HostedFunction
 from etl_local.gateway import Gateway, Principal
 from etl_local.lambda_api import LambdaEndpoint
+from etl_local.metering import AwsRequestMeter
 from etl_local.pollers import EventSourceMapping, Outbox, Poller
 from etl_local.resources import ACCOUNT, REGION, StackNames, env_for, provision
 from etl_local.s3_events import complete_s3_notifications
@@ -116,6 +117,8 @@ class LocalRuntime:
         self.gateway: Gateway | None = None
         self.outbox: Outbox | None = None
         self.lambda_calls: Counter[str] = Counter()
+        self.meter = AwsRequestMeter()
+        self.event_source_mappings: dict[str, EventSourceMapping] = {}
         self.session: boto3.session.Session | None = None
         self._moto: Any = None
         self._lambda_endpoint: LambdaEndpoint | None = None
@@ -199,6 +202,7 @@ class LocalRuntime:
         self._set_env({"AWS_ENDPOINT_URL_LAMBDA": self.endpoints.lambda_api})
         clients.reset()
         config.settings.cache_clear()
+        self.meter.install()
 
         self._start_pollers(stack)
         self.gateway.start()
@@ -308,6 +312,7 @@ class LocalRuntime:
             mapping = EventSourceMapping(
                 self.session.client("sqs"), url, arn, lambda event, key=starter: self.host.invoke(key, event)
             )
+            self.event_source_mappings[workflow] = mapping
             self._pollers.append(Poller(f"esm-{workflow}", mapping.poll_once, POLL_INTERVAL))
         # The reviewer's e-mail: a queue subscribed to the approval topic stands in for the mailbox.
         outbox_url = sqs.create_queue(QueueName=f"{self.names.name}-outbox")["QueueUrl"]
