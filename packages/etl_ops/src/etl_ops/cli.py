@@ -192,7 +192,12 @@ def parser() -> argparse.ArgumentParser:
     local = commands.add_parser("local", help="the local runtime").add_subparsers(dest="local", required=True)
     up = local.add_parser("up", help="run the whole system on 127.0.0.1 (foreground; Ctrl-C stops)")
     up.add_argument("--approval-timeout", type=int, default=24 * 3600, help="seconds (default 24 h)")
-    up.add_argument("--keep", action="store_true", help="keep the durable store of an earlier run")
+    up.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep .local/durable.sqlite of an earlier run (for inspection: its executions are not "
+        "resumed, since moto's state does not survive a restart)",
+    )
     up.set_defaults(func=cmd_local_up)
 
     demo = commands.add_parser("demo", help="both pipelines, every outcome, a report")
