@@ -116,3 +116,49 @@ def test_units_come_from_a_demo_report() -> None:
 
     assert durable.durable_operations == 6
     assert sfn.workflow == "sfn"
+
+
+def test_etl_cost_prints_the_comparison_from_a_report(tmp_path, capsys) -> None:
+    import json
+
+    from etl_ops.cli import main
+
+    report = {
+        "units": {
+            "durable": {"workflow": "durable", "durable_operations": 6},
+            "sfn": {"workflow": "sfn", "state_transitions": 6},
+        }
+    }
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+
+    assert main(["cost", "--report", str(path), "--json"]) == 0
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["per_1000_workflows"]["durable"] == pytest.approx(6 * 1000 * 8.00 / 1e6)
+    assert result["per_1000_workflows"]["sfn"] == pytest.approx(6 * 0.025)
+
+
+def test_deployment_names_come_from_terraform_outputs() -> None:
+    from etl_ops.cost import deployment_from_outputs
+
+    outputs = {
+        "jobs_table_name": {"value": "acme-jobs"},
+        "function_alias_arns": {
+            "value": {
+                "durable-orchestrator": "arn:aws:lambda:us-east-1:1:function:acme-durable-orchestrator:live",
+                "approval-api": "arn:aws:lambda:us-east-1:1:function:acme-approval-api:live",
+            }
+        },
+        "queue_urls": {"value": {"sfn": "https://sqs.us-east-1.amazonaws.com/1/acme-sfn-events"}},
+        "topic_arn": {"value": "arn:aws:sns:us-east-1:1:acme-approvals"},
+        "state_machine_arn": {"value": "arn:aws:states:us-east-1:1:stateMachine:acme-sfn"},
+    }
+
+    d = deployment_from_outputs(outputs)
+
+    assert d.functions["durable-orchestrator"] == ("durable", "acme-durable-orchestrator", 1024)
+    assert d.functions["approval-api"][0] == "shared"
+    assert d.api_name == "acme-approval"
+    assert d.topic_name == "acme-approvals"
+    assert d.queues == {"sfn": "acme-sfn-events"}

@@ -79,5 +79,22 @@ class DurableEngine:
         operations = self.store.load(arn).operations
         return Counter(op.operation_type.value for op in operations if op.operation_type.value != "EXECUTION")
 
+    def data_written(self, name: str) -> int:
+        """Bytes of checkpointed data of the execution (input, step and callback results, errors):
+        what durable functions bill as data written and then retain."""
+        arn = self.arn(name)
+        if arn is None:
+            return 0
+        size = 0
+        for op in self.store.load(arn).operations:
+            for details in (op.execution_details, op.step_details, op.callback_details, op.context_details):
+                for field in ("input_payload", "result", "error"):
+                    value = getattr(details, field, None)
+                    if isinstance(value, str):
+                        size += len(value.encode())
+                    elif value is not None and field == "error":
+                        size += len(str(value).encode())
+        return size
+
     def close(self) -> None:
         self.runner.close()

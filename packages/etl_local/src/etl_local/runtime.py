@@ -403,6 +403,9 @@ class LocalRuntime:
     def durable_operations(self, job_id: str) -> Counter[str]:
         return self.durable.operations(job_id) if self.durable else Counter()
 
+    def durable_data_written(self, job_id: str) -> int:
+        return self.durable.data_written(job_id) if self.durable else 0
+
     def describe(self) -> dict[str, Any]:
         return {
             "endpoints": {

@@ -5,6 +5,8 @@ etl demo [--count N] [--rows R]   both pipelines, every outcome, a report
 etl jobs list|show|approve|reject|approve-all
                                   the approval API of the local stack (SigV4-signed)
 etl gen-data                      synthetic messy CSV files
+etl cost --report R | --from-cloudwatch --outputs O
+                                  $ per 1,000 workflows, both orchestrators side by side
 """
 
 from __future__ import annotations
@@ -71,10 +73,60 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(
         count=args.count,
         rows=args.rows,
-        approval_timeout=args.approval_timeout,
+        # Everything is approved in the experiment: nothing should expire while the queue drains.
+        approval_timeout=args.approval_timeout or (3600 if args.approve_all else 20),
         root=args.root,
         report_path=Path(args.json) if args.json else None,
+        approve_all=args.approve_all,
     )
+
+
+# ---- cost -------------------------------------------------------------------------------------------
+
+
+def _window(since: str) -> Any:
+    from datetime import UTC, datetime, timedelta
+
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    if len(since) < 2 or since[-1] not in units or not since[:-1].isdigit():
+        raise SystemExit(f"etl cost: --since takes a number and m/h/d, e.g. 24h (got {since!r})")
+    end = datetime.now(UTC)
+    return end - timedelta(**{units[since[-1]]: int(since[:-1])}), end
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    from etl_ops import cost
+    from etl_ops.pricing import table
+
+    try:
+        prices = table(args.region, args.arch)
+    except ValueError as exc:
+        print(f"etl cost: {exc}", file=sys.stderr)
+        return 2
+    if args.report:
+        durable, sfn = cost.units_from_report(json.loads(Path(args.report).read_text(encoding="utf-8")))
+    else:
+        if not args.outputs:
+            print(
+                "etl cost: --from-cloudwatch needs --outputs (terraform output -json > outputs.json)",
+                file=sys.stderr,
+            )
+            return 2
+        import boto3
+
+        deployment = cost.deployment_from_outputs(json.loads(Path(args.outputs).read_text(encoding="utf-8")))
+        start, end = _window(args.since)
+        cloudwatch = boto3.client("cloudwatch", region_name=args.region)
+        durable, sfn, workflows = cost.units_from_cloudwatch(cloudwatch, deployment, start, end)
+        print(f"workflows in the window: durable {workflows['durable']:,.0f}, sfn {workflows['sfn']:,.0f}")
+    if args.memory_mb:
+        durable, sfn = durable.with_memory(args.memory_mb), sfn.with_memory(args.memory_mb)
+    if args.duration_ms is not None:
+        durable = durable.with_durations({"*": args.duration_ms})
+        sfn = sfn.with_durations({"*": args.duration_ms})
+    comparison = cost.Comparison(durable, sfn, prices)
+    print(json.dumps(comparison.to_dict(), indent=2) if args.json else cost.render(comparison))
+    return 0
 
 
 # ---- jobs -------------------------------------------------------------------------------------------
@@ -206,11 +258,27 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--approval-timeout",
         type=int,
-        default=int(os.environ.get("ETL_APPROVAL_TIMEOUT_SECONDS", "20")),
-        help="seconds before an undecided job expires (default 20)",
+        default=int(os.environ.get("ETL_APPROVAL_TIMEOUT_SECONDS", "0")) or None,
+        help="seconds before an undecided job expires (default 20; 3600 with --approve-all)",
     )
     demo.add_argument("--json", metavar="REPORT", help="write the report as JSON to this file")
+    demo.add_argument(
+        "--approve-all", action="store_true", help="approve every file (the cost experiment: --count 1000)"
+    )
     demo.set_defaults(func=cmd_demo)
+
+    cost = commands.add_parser("cost", help="$ per 1,000 workflows and per year, both orchestrators")
+    source = cost.add_mutually_exclusive_group(required=True)
+    source.add_argument("--report", metavar="REPORT", help="units from an `etl demo --json` report")
+    source.add_argument("--from-cloudwatch", action="store_true", help="units from a deployment's metrics")
+    cost.add_argument("--since", default="24h", help="CloudWatch window, e.g. 24h, 7d (default 24h)")
+    cost.add_argument("--outputs", metavar="JSON", help="`terraform output -json` of the deployment")
+    cost.add_argument("--region", default="us-east-1")
+    cost.add_argument("--arch", default="arm64", choices=("arm64", "x86_64"))
+    cost.add_argument("--memory-mb", type=int, help="price every function at this memory size")
+    cost.add_argument("--duration-ms", type=float, help="override every function's duration (ms)")
+    cost.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    cost.set_defaults(func=cmd_cost)
 
     jobs = commands.add_parser("jobs", help="jobs through the approval API (SigV4-signed)")
     jobs.add_argument("--api-url", help="API base URL (default: from .local/stack.json)")

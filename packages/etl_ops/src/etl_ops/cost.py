@@ -299,3 +299,41 @@ def units_from_cloudwatch(
         )
 
     return build("durable"), build("sfn"), workflows
+
+
+# Terraform's default memory sizes (terraform/environments/aws/variables.tf), by function key.
+DEFAULT_MEMORY_MB = {
+    "durable-orchestrator": 1024,
+    "durable-starter": 256,
+    "sfn-extract": 512,
+    "sfn-transform": 1024,
+    "sfn-load": 512,
+    "sfn-request-approval": 512,
+    "sfn-finalize": 512,
+    "sfn-starter": 256,
+    "approval-api": 512,
+}
+
+
+def deployment_from_outputs(outputs: dict[str, Any]) -> Deployment:
+    """Resource names from `terraform output -json` of terraform/environments/aws."""
+
+    def value(name: str) -> Any:
+        entry = outputs.get(name)
+        return entry.get("value") if isinstance(entry, dict) else entry
+
+    prefix = str(value("jobs_table_name")).removesuffix("-jobs")
+    functions = {}
+    for key, arn in (value("function_alias_arns") or {}).items():
+        workflow = key.split("-", 1)[0] if key.startswith(("durable-", "sfn-")) else "shared"
+        functions[key] = (workflow, arn.split(":")[6], DEFAULT_MEMORY_MB.get(key, 512))
+    queues = {w: url.rsplit("/", 1)[-1] for w, url in (value("queue_urls") or {}).items()}
+    topic = value("topic_arn")
+    return Deployment(
+        functions=functions,
+        state_machine_arn=value("state_machine_arn"),
+        api_name=f"{prefix}-approval",
+        topic_name=topic.rsplit(":", 1)[-1] if topic else None,
+        queues=queues,
+        jobs_table=value("jobs_table_name"),
+    )

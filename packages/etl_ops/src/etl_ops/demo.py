@@ -24,6 +24,7 @@ from etl_aws.models import TERMINAL, JobStatus
 from etl_core import synth
 from etl_local.runtime import ACCESS_KEY, SECRET_KEY, LocalRuntime
 from etl_ops.api import ApprovalApi
+from etl_ops.cost import DEFAULT_MEMORY_MB
 
 APPROVE, REJECT, EXPIRE = "approve", "reject", "expire"
 _TERMINAL = {s.value for s in TERMINAL}
@@ -61,10 +62,14 @@ class Report:
     jobs: list[dict[str, Any]] = field(default_factory=list)
     parity: list[dict[str, Any]] = field(default_factory=list)
     units: dict[str, Any] = field(default_factory=dict)
+    cost: dict[str, Any] = field(default_factory=dict)
+    documents_per_minute: float = 0.0
     problems: list[str] = field(default_factory=list)
 
 
-def plan_for(index: int, count: int) -> str:
+def plan_for(index: int, count: int, approve_all: bool = False) -> str:
+    if approve_all:
+        return APPROVE
     if count >= 3 and index == 0:
         return REJECT
     if count >= 3 and index == 1:
@@ -85,6 +90,7 @@ def run_demo(
     root: Path | str = ".local",
     report_path: Path | None = None,
     out: TextIO = sys.stdout,
+    approve_all: bool = False,
 ) -> int:
     """Run the demo; returns the process exit code (0 only if every outcome is as expected)."""
     began = time.monotonic()
@@ -98,7 +104,8 @@ def run_demo(
         say(f"  api         {rt.endpoints.api}")
         say(f"  workflows   {', '.join(rt.workflows)}  (ready in {rt.started_at:.1f} s)")
         api = ApprovalApi(rt.api_url, Credentials(ACCESS_KEY, SECRET_KEY))
-        jobs = _upload(rt, count, rows, say)
+        jobs = _upload(rt, count, rows, say, approve_all)
+        driving = time.monotonic()
         api_calls = _drive(rt, api, jobs, approval_timeout, out)
         _describe_jobs(rt, jobs)
         report.jobs = [asdict(j) | {"expected": j.expected} for j in jobs]
@@ -106,7 +113,10 @@ def run_demo(
         report.units = _units(rt, jobs, api_calls)
         _print_jobs(jobs, say)
         _print_parity(report.parity, say)
+        report.documents_per_minute = round(len(jobs) / max(time.monotonic() - driving, 1e-9) * 60, 1)
         _print_units(report.units, say)
+        report.cost = _print_cost(report.units, say)
+        say(f"Throughput: {report.documents_per_minute:,.0f} documents per minute (both pipelines together)")
         _print_mail(rt, jobs, say)
     report.problems = [
         f"{j.workflow} {j.file}: {j.status}, expected {j.expected}" for j in jobs if not j.as_expected
@@ -131,14 +141,14 @@ def _printer(out: TextIO) -> Any:
     return say
 
 
-def _upload(rt: LocalRuntime, count: int, rows: int, say: Any) -> list[DemoJob]:
+def _upload(rt: LocalRuntime, count: int, rows: int, say: Any, approve_all: bool = False) -> list[DemoJob]:
     jobs: list[DemoJob] = []
     for index in range(count):
         name = f"batch-{index + 1:02d}.csv"
         body = make_file(index, rows)
         for workflow in rt.workflows:
             job_id = rt.upload(workflow, f"{C.UPLOAD_PREFIX}{name}", body)
-            jobs.append(DemoJob(workflow, name, job_id, plan_for(index, count)))
+            jobs.append(DemoJob(workflow, name, job_id, plan_for(index, count, approve_all)))
     say(f"Uploaded {count} files x {rows} rows to uploads/ of {len(rt.workflows)} pipelines")
     return jobs
 
@@ -250,7 +260,7 @@ _S3_PUT_CLASS = {
     "ListObjects",
 }
 _S3_GET_CLASS = {"GetObject", "HeadObject"}
-MEMORY_MB = 1024  # what the local functions are given (terraform's default for these functions)
+MEMORY_MB = 1024  # priced for a function without a Terraform default
 
 
 def _units(rt: LocalRuntime, jobs: list[DemoJob], api_calls: Counter) -> dict[str, Any]:
@@ -272,12 +282,12 @@ def _units(rt: LocalRuntime, jobs: list[DemoJob], api_calls: Counter) -> dict[st
         requests: Counter[tuple[str, str]] = Counter()
         for key in sorted(keys):
             calls = rt.host.invocations[key]
-            functions[key] = _usage(calls / n, rt.host.seconds[key], calls)
+            functions[key] = _usage(key, calls / n, rt.host.seconds[key], calls)
             requests.update(rt.meter.by_function(key))
         if approval_invocations:
             calls = approval_invocations * share
             functions["approval-api"] = _usage(
-                calls / n, rt.host.seconds["approval-api"], approval_invocations
+                "approval-api", calls / n, rt.host.seconds["approval-api"], approval_invocations
             )
             for op, count in rt.meter.by_function("approval-api").items():
                 requests[op] += count * share
@@ -305,6 +315,7 @@ def _units(rt: LocalRuntime, jobs: list[DemoJob], api_calls: Counter) -> dict[st
             for job in mine:
                 operations.update(rt.durable_operations(job.job_id))
             entry["durable_operations"] = sum(operations.values()) / n
+            entry["durable_bytes_written"] = sum(rt.durable_data_written(j.job_id) for j in mine) / n
             entry["durable_operations_by_type"] = dict(operations)
         else:
             entry["state_transitions"] = sum(rt.state_transitions(j.job_id) for j in mine) / n
@@ -315,11 +326,11 @@ def _units(rt: LocalRuntime, jobs: list[DemoJob], api_calls: Counter) -> dict[st
     return units
 
 
-def _usage(per_workflow: float, seconds: float, calls: int) -> dict[str, Any]:
+def _usage(key: str, per_workflow: float, seconds: float, calls: int) -> dict[str, Any]:
     return {
         "invocations": round(per_workflow, 3),
         "duration_ms": round(seconds / calls * 1000, 1) if calls else 0.0,
-        "memory_mb": MEMORY_MB,
+        "memory_mb": DEFAULT_MEMORY_MB.get(key, MEMORY_MB),
     }
 
 
@@ -373,6 +384,21 @@ def _print_units(units: dict[str, Any], say: Any) -> None:
             f"S3 PUT {e['s3_put_requests']:.2f} GET {e['s3_get_requests']:.2f}"
         )
     say(f"  gateway requests {units['gateway_requests']}; Lambda API calls {units['lambda_api_calls']}")
+
+
+def _print_cost(units: dict[str, Any], say: Any) -> dict[str, Any]:
+    """The cost comparison of the units just counted (durations are local estimates)."""
+    if C.DURABLE not in units or C.STEP_FUNCTIONS not in units:
+        return {}
+    from etl_ops.cost import Comparison, render, units_from_report
+    from etl_ops.pricing import table
+
+    durable, sfn = units_from_report({"units": units})
+    comparison = Comparison(durable, sfn, table())
+    say("")
+    say(render(comparison))
+    say("")
+    return comparison.to_dict()
 
 
 def _print_mail(rt: LocalRuntime, jobs: list[DemoJob], say: Any) -> None:
