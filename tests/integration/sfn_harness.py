@@ -32,7 +32,7 @@ import traceback
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -42,20 +42,14 @@ from etl_aws import callbacks, clients, config, identity
 from etl_aws import contract as C
 from etl_aws.jobs import Job, JobsRepository, now_iso
 from etl_aws.models import Decision, JobStatus, ObjectRef
+from etl_local.functions import LambdaContext
 from etl_local.resources import ACCOUNT, REGION, env_for
+from etl_local.sfn import ALIAS, TASK_KEYS
 from etl_sfn import render_definition
 
 WORKFLOW = C.STEP_FUNCTIONS
-ALIAS = "live"
 STATE_BUDGET = 8 * 1024  # what the tests allow each state input/output (AWS refuses above 256 KB)
 DEFAULT_APPROVAL_TIMEOUT = 300
-TASK_KEYS = {  # ASL placeholder key → FunctionSpec key
-    "extract": "sfn-extract",
-    "transform": "sfn-transform",
-    "load": "sfn-load",
-    "request_approval": "sfn-request-approval",
-    "finalize": "sfn-finalize",
-}
 STARTER_KEY = "sfn-starter"
 APPROVE = Decision(approved=True, reviewer="arn:aws:iam::123456789012:user/ops", reason="looks right")
 REJECT = Decision(approved=False, reviewer="arn:aws:iam::123456789012:user/ops", reason="wrong month")
@@ -69,22 +63,6 @@ class Invocation:
     function: str
     event: Any
     error: str | None
-
-
-@dataclass
-class _Context:
-    """The parts of the Lambda context Powertools and handlers read."""
-
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int = 512
-    function_version: str = "1"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = ""
-    log_stream_name: str = ""
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
 
 
 def _lambda_error(exc: BaseException) -> dict[str, Any]:
@@ -122,7 +100,7 @@ class LambdaRouter:
     def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
         module_name, _, attribute = fn.handler.rpartition(".")
         handler = getattr(importlib.import_module(module_name), attribute)
-        context = _Context(fn.function_name, fn.function_arn, int(fn.memory_size or 512))
+        context = LambdaContext(fn.function_name, fn.function_arn, int(fn.memory_size or 512))
         with self._lock:
             if self._closed:
                 return json.dumps({"errorType": "TestOver", "errorMessage": "the test has ended"}), True, ""
