@@ -25,7 +25,6 @@ import contextlib
 import importlib
 import io
 import json
-import os
 import threading
 import time
 import traceback
@@ -78,8 +77,8 @@ def _lambda_error(exc: BaseException) -> dict[str, Any]:
 class LambdaRouter:
     """Runs moto Lambda invocations in-process with each function's handler and environment.
 
-    Invocations are serialized: each swaps `os.environ` to the function's own variables (as separate
-    Lambda sandboxes would have them) and resets the cached settings around the call.
+    Invocations are serialized: each runs with the settings of the function's own variables (as its own
+    Lambda sandbox would have them), through `etl_aws.config.using`.
     """
 
     def __init__(self) -> None:
@@ -104,7 +103,7 @@ class LambdaRouter:
         with self._lock:
             if self._closed:
                 return json.dumps({"errorType": "TestOver", "errorMessage": "the test has ended"}), True, ""
-            with _function_environment(fn.environment_vars or {}):
+            with config.using(config.Settings.from_env(dict(fn.environment_vars or {}))):
                 try:
                     result = handler(event, context)
                 except Exception as exc:
@@ -120,23 +119,6 @@ class LambdaRouter:
         """Wait for a running handler to return, then refuse any later invocation."""
         with self._lock:
             self._closed = True
-
-
-@contextlib.contextmanager
-def _function_environment(variables: dict[str, str]) -> Iterator[None]:
-    """Only this function's ETL_* variables are visible while it runs, as in its own sandbox."""
-    saved = {k: v for k, v in os.environ.items() if k.startswith("ETL_")}
-    for key in saved:
-        del os.environ[key]
-    os.environ.update(variables)
-    config.settings.cache_clear()
-    try:
-        yield
-    finally:
-        for key in [k for k in os.environ if k.startswith("ETL_")]:
-            del os.environ[key]
-        os.environ.update(saved)
-        config.settings.cache_clear()
 
 
 class RetryClock:

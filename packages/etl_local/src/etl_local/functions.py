@@ -1,32 +1,30 @@
 """The function host: runs the real Lambda handlers in this process, each under its own environment.
 
-Handlers read their settings from `os.environ` once (`etl_aws.config.settings`, cached). Separate Lambda
-sandboxes each have their own variables; here every function shares one process, so each invocation runs
-under one lock with that function's `ETL_*` variables swapped in and the cached settings reset around the
-call. Invocations are therefore serialized, which is what keeps them honest; none of them waits for another
-(starts and callbacks are asynchronous), so the lock cannot deadlock.
+On Lambda each function reads its settings from its own sandbox's environment. Here every function shares
+one process, so each invocation runs inside `etl_aws.config.using(...)` with the settings built from that
+function's `ETL_*` variables alone; `os.environ` is never changed (other threads read it). Invocations run
+under one lock, which keeps the per-function metering honest; none of them waits for another (starts and
+callbacks are asynchronous), so the lock cannot deadlock.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
-import os
 import threading
 import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from aws_durable_execution_sdk_python import durable_execution
 
 from etl_aws import config
 from etl_aws import contract as C
 from etl_local import metering
-
-_SCOPED_PREFIX = "ETL_"
 
 
 @dataclass
@@ -114,7 +112,7 @@ class FunctionHost:
             with self._count_lock:
                 self.invocations[key] += 1
             began = time.perf_counter()
-            with function_environment(function.env), metering.attributed_to(key):
+            with config.using(settings_of(function)), metering.attributed_to(key):
                 try:
                     return target(event, context)
                 except Exception:
@@ -140,6 +138,16 @@ class FunctionHost:
     def wrapped(self, key: str) -> Callable[[Any, Any], Any]:
         """The function's handler as a callable for an engine that invokes it itself (the durable engine)."""
         handler = load_handler(self._functions[key].handler_path)
+        workflow = getattr(handler, "__wrapped__", None)
+        if workflow is not None:
+            # A durable handler: the SDK runs the workflow in a worker thread of its own, which does not
+            # inherit this thread's context, so the settings are entered again inside it.
+            cfg = settings_of(self._functions[key])
+
+            @durable_execution
+            def handler(event: Any, context: Any) -> Any:
+                with config.using(cfg):
+                    return workflow(event, context)
 
         def invoke(event: Any, _context: Any) -> Any:
             return self.invoke(key, event, handler=lambda e, _c: handler(e, _context))
@@ -152,18 +160,8 @@ class FunctionHost:
             self._closed = True
 
 
-@contextlib.contextmanager
-def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
-    """Only this function's ETL_* variables are visible while it runs, as in its own sandbox."""
-    saved = {k: v for k, v in os.environ.items() if k.startswith(_SCOPED_PREFIX)}
-    for key in saved:
-        del os.environ[key]
-    os.environ.update(variables)
-    config.settings.cache_clear()
-    try:
-        yield
-    finally:
-        for key in [k for k in os.environ if k.startswith(_SCOPED_PREFIX)]:
-            del os.environ[key]
-        os.environ.update(saved)
-        config.settings.cache_clear()
+def settings_of(function: HostedFunction) -> config.Settings:
+    """The function's own settings, from its environment variables alone (as in its own sandbox).
+
+    Functions share this process, so nothing here touches os.environ: other threads read it."""
+    return config.Settings.from_env(dict(function.env))
