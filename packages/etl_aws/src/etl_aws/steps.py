@@ -113,6 +113,12 @@ def _refuse(repo: JobsRepository, job_id: str, code: str, message: str) -> FileR
     return FileRejected(message, code=code)
 
 
+def _recorded_failure(job: Job) -> FileRejected:
+    """The error a FAILED job ended with, raised again when a step is re-run on it."""
+    error = job.error or {}
+    return FileRejected(error.get("message", "job failed"), code=error.get("code"))
+
+
 def _source_of(job: Job) -> Source:
     return Source.model_validate(job.source)
 
@@ -138,10 +144,10 @@ def extract(request: StartRequest, cfg: Settings | None = None) -> Extracted:
     job_id, ref = request.job_id, request.object
     bind_job(job_id)
     job = repo.create(job_id, cfg.workflow, ref, cfg.retention_days)
-    if job.status not in (JobStatus.RECEIVED, JobStatus.FAILED):
-        return Extracted(job_id=job_id, source=_source_of(job))
     if job.status == JobStatus.FAILED:
-        raise FileRejected((job.error or {}).get("message", "job failed"), code=(job.error or {}).get("code"))
+        raise _recorded_failure(job)
+    if job.status != JobStatus.RECEIVED:
+        return Extracted(job_id=job_id, source=_source_of(job))
 
     args: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key}
     if ref.version_id:
@@ -208,9 +214,7 @@ def transform(extracted: Extracted, cfg: Settings | None = None) -> Transformed:
     rejects_key = staging_key(job_id, C.REJECTS_FILE)
     if job.status != JobStatus.EXTRACTED:  # TRANSFORMED or later: the outputs are staged and recorded
         if job.status == JobStatus.FAILED:
-            raise FileRejected(
-                (job.error or {}).get("message", "job failed"), code=(job.error or {}).get("code")
-            )
+            raise _recorded_failure(job)
         return _transformed_from(job, source, records_key, rejects_key)
     try:
         with (
@@ -270,9 +274,7 @@ def load(transformed: Transformed, cfg: Settings | None = None) -> Loaded:
     job = repo.get(job_id)
     if job.status not in (JobStatus.TRANSFORMED, JobStatus.LOADED):
         if job.status == JobStatus.FAILED:
-            raise FileRejected(
-                (job.error or {}).get("message", "job failed"), code=(job.error or {}).get("code")
-            )
+            raise _recorded_failure(job)
         return Loaded(job_id=job_id, counts=transformed.counts, manifest_key=manifest_key)
     s3 = _s3()
     sizes = {}
