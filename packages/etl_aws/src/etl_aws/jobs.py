@@ -169,19 +169,11 @@ class JobsRepository:
         fields: dict[str, Any] | None = None,
     ) -> Job:
         """Move to `to` only from one of `allowed_from`. Already at `to`: returns the job (idempotent)."""
-        allowed = [s.value for s in allowed_from]
         now = now_iso()
         names, values, sets = self._sets({**(fields or {}), "status": to.value, "updated_at": now})
         values[":h"] = [{"status": to.value, "at": now}]
         values[":empty"] = []
-        for i, status in enumerate(allowed):
-            values[f":from{i}"] = status
-        condition = (
-            "attribute_exists(job_id) AND #status IN ("
-            + ", ".join(f":from{i}" for i in range(len(allowed)))
-            + ")"
-        )
-        names["#status"] = "status"
+        condition = "attribute_exists(job_id) AND " + _status_in(allowed_from, names, values)
         names["#history"] = "history"
         try:
             item = self._table.update_item(
@@ -209,11 +201,7 @@ class JobsRepository:
         names, values, sets = self._sets({**fields, "updated_at": now_iso()})
         condition = "attribute_exists(job_id)"
         if only_if is not None:
-            allowed = [s.value for s in only_if]
-            names["#status"] = "status"
-            for i, status in enumerate(allowed):
-                values[f":only{i}"] = status
-            condition += " AND #status IN (" + ", ".join(f":only{i}" for i in range(len(allowed))) + ")"
+            condition += " AND " + _status_in(only_if, names, values)
         try:
             item = self._table.update_item(
                 Key={"job_id": job_id},
@@ -370,6 +358,16 @@ class JobsRepository:
             values[f":v{i}"] = value
             sets.append(f"#f{i} = :v{i}")
         return names, values, sets
+
+
+def _status_in(statuses: Iterable[JobStatus], names: dict[str, str], values: dict[str, Any]) -> str:
+    """`#status IN (...)` for a condition expression, adding its names and values."""
+    names["#status"] = "status"
+    placeholders = []
+    for i, status in enumerate(statuses):
+        values[f":status{i}"] = status.value
+        placeholders.append(f":status{i}")
+    return "#status IN (" + ", ".join(placeholders) + ")"
 
 
 def _conditional_failed(exc: ClientError) -> bool:
