@@ -19,7 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -27,6 +27,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from etl_local.http import LoopbackServer
 from etl_local.resources import ACCOUNT, REGION
 
 SIGNING_SERVICE = "execute-api"
@@ -175,7 +176,7 @@ def proxy_event(
     }
 
 
-class Gateway:
+class Gateway(LoopbackServer):
     """HTTP server turning requests into proxy events for `invoke(event) -> proxy response`."""
 
     def __init__(
@@ -189,21 +190,7 @@ class Gateway:
         self.requests: Counter[str] = Counter()  # by route "METHOD /resource"
         self.refused: Counter[int] = Counter()
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer((host, 0), _handler_class(self))
-        self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, name="local-gateway", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._listen(_handler_class(self), "local-gateway", host)
 
     def handle(
         self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes, source_ip: str

@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from etl_local.durable import AlreadyStarted, CallbackNotFound, DurableEngine
+from etl_local.http import LoopbackServer
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 _CALLBACK = re.compile(r"^/2025-12-01/durable-execution-callbacks/(?P<id>[^/]+)/succeed$")
 _MAX_BODY = 6 * 1024 * 1024
 
 
-class LambdaEndpoint:
+class LambdaEndpoint(LoopbackServer):
     """HTTP server for durable starts and callbacks, backed by the durable engine."""
 
     def __init__(
@@ -41,21 +41,7 @@ class LambdaEndpoint:
         self.durable_function = durable_function
         self.execution_timeout = execution_timeout
         self._on_call = on_call or (lambda _op: None)
-        self.server = ThreadingHTTPServer((host, 0), _handler_class(self))
-        self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, name="local-lambda", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._listen(_handler_class(self), "local-lambda", host)
 
     def invoke(self, name: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes]:
         function = ":".join(name.split(":")[6:]) if name.startswith("arn:") else name
