@@ -22,12 +22,12 @@ from etl_aws.errors import DecisionGone, JobNotFound, NotAwaitingDecision, Pipel
 from etl_aws.jobs import ApprovalSecrets, Job, JobsRepository, now_iso
 from etl_aws.models import Decision, JobStatus
 from etl_aws.observability import bind_job, logger, metrics
+from etl_core.schema import MAX_SAMPLES
 
 REVIEW_LINK_REVIEWER = "review-link"
 # Longer than one send can take (client retries included), short enough that a crashed sender's claim
 # does not hold up a retry for long.
 CALLBACK_LEASE_SECONDS = 60
-MAX_SAMPLES = 5
 
 Via = Literal["iam", "review_link"]
 
