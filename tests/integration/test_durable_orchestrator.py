@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote_plus
 
 import pytest
 
@@ -15,7 +13,9 @@ from etl_aws import contract as C
 from etl_aws.jobs import JobsRepository, now_iso
 from etl_aws.models import Decision, JobStatus, ObjectRef
 from etl_core.synth import write_csv
+from etl_local.functions import LambdaContext
 from tests.integration.durable_harness import ORCHESTRATOR_ALIAS, DurableHarness, wait_for
+from tests.integration.sfn_harness import s3_event, sqs_event
 
 WORKFLOW = C.DURABLE
 
@@ -192,46 +192,18 @@ def test_same_s3_event_three_times_is_one_execution(
 
     config.settings.cache_clear()
     ref = upload(aws, "uploads/dup.csv", csv_bytes(20))
-    event = sqs_event(ref)
+    event = sqs_event(s3_event(ref))  # one message, delivered three times
 
-    responses = [starter(event, lambda_context()) for _ in range(3)]
+    responses = [
+        starter(event, LambdaContext("starter", "arn:aws:lambda:us-east-1:123456789012:function:starter"))
+        for _ in range(3)
+    ]
 
     assert responses == [{"batchItemFailures": []}] * 3
     assert len(harness.lambda_client.started) == 1
     jobs, _ = repo(aws).list_jobs()
     assert [j.job_id for j in jobs] == [identity.job_id(ref)]
     wait_pending(aws, identity.job_id(ref))
-
-
-def sqs_event(ref: ObjectRef) -> dict[str, Any]:
-    record = {
-        "eventSource": "aws:s3",
-        "eventName": "ObjectCreated:Put",
-        "s3": {
-            "bucket": {"name": ref.bucket},
-            "object": {
-                "key": quote_plus(ref.key),
-                "versionId": ref.version_id,
-                "eTag": ref.etag,
-                "size": 1,
-                "sequencer": "0055AED6DCD90281E5",
-            },
-        },
-    }
-    return {
-        "Records": [{"messageId": "m-1", "eventSource": "aws:sqs", "body": json.dumps({"Records": [record]})}]
-    }
-
-
-def lambda_context() -> Any:
-    from types import SimpleNamespace
-
-    return SimpleNamespace(
-        function_name="starter",
-        memory_limit_in_mb=256,
-        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:starter",
-        aws_request_id="req-1",
-    )
 
 
 def _sns_messages(aws: Any) -> Any:
