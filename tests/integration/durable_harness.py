@@ -155,7 +155,14 @@ def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> A
     """Poll until `predicate()` is truthy; fail with a clear message otherwise."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except RuntimeError as exc:
+            # In-process moto is not thread-safe: a read racing the workflow thread's write of the same
+            # item can see its dict mid-update. Over HTTP that is a 500 the client retries; here, poll again.
+            if "changed size during iteration" not in str(exc):
+                raise
+            value = None
         if value:
             return value
         time.sleep(interval)

@@ -6,6 +6,7 @@ AWS, moto or the local runtime unchanged.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
 
@@ -26,8 +27,11 @@ def _client(service: str) -> Any:
 
 
 @cache
-def _resource(service: str) -> Any:
-    return boto3.session.Session().resource(service, config=_CONFIG)
+def _resource_class(service: str) -> Any:
+    return type(boto3.session.Session().resource(service, config=_CONFIG))
+
+
+_threads = threading.local()
 
 
 def client(service: str) -> Any:
@@ -36,11 +40,25 @@ def client(service: str) -> Any:
 
 
 def resource(service: str) -> Any:
-    """The process-wide resource of `service`. Resources are not thread-safe: use from one thread."""
-    return _resource(service)
+    """This thread's resource of `service`, over the shared client.
+
+    boto3 resources are not thread-safe, clients are: each thread gets its own resource object (cheap:
+    it wraps the process-wide client), so handlers may run concurrently where functions share a process.
+    """
+    cached = getattr(_threads, "resources", None)
+    if cached is None or cached[0] != _generation[0]:
+        cached = (_generation[0], {})
+        _threads.resources = cached
+    found = cached[1].get(service)
+    if found is None:
+        found = cached[1][service] = _resource_class(service)(client=_client(service))
+    return found
+
+
+_generation = [0]
 
 
 def reset() -> None:
     """Forget cached clients (tests switch endpoints and credentials)."""
     _client.cache_clear()
-    _resource.cache_clear()
+    _generation[0] += 1

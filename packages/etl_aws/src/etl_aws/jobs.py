@@ -97,13 +97,16 @@ class ApprovalSecrets:
 
 
 _SECRET_ATTRIBUTES = ("callback_token", "review_token_hash")
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem, the service's maximum
+BATCH_GET_ATTEMPTS = 8
 
 
 class JobsRepository:
     """All reads and writes of the jobs table."""
 
     def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
-        self._table = (dynamodb or clients.resource("dynamodb")).Table(table_name)
+        self._dynamodb = dynamodb or clients.resource("dynamodb")
+        self._table = self._dynamodb.Table(table_name)
 
     # ---- create and read ---------------------------------------------------------------------------
 
@@ -132,6 +135,38 @@ class JobsRepository:
     def find(self, job_id: str) -> Job | None:
         item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
         return Job.from_item(item) if item else None
+
+    def find_many(self, job_ids: list[str]) -> dict[str, Job]:
+        """The jobs among `job_ids` that exist, by id (strongly consistent batch reads)."""
+        return {item["job_id"]: Job.from_item(item) for item in self._batch_get(job_ids)}
+
+    def progress(self, job_ids: list[str]) -> dict[str, tuple[JobStatus, bool]]:
+        """(status, e-mail sent?) of each existing job among `job_ids`: the few attributes a watcher
+        polls, read in batches."""
+        items = self._batch_get(job_ids, "job_id, #status, notified_at", {"#status": "status"})
+        return {i["job_id"]: (JobStatus(i["status"]), bool(i.get("notified_at"))) for i in items}
+
+    def _batch_get(
+        self, job_ids: list[str], projection: str | None = None, names: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        name = self._table.name
+        for start in range(0, len(job_ids), BATCH_GET_LIMIT):
+            keys = [{"job_id": job_id} for job_id in job_ids[start : start + BATCH_GET_LIMIT]]
+            spec: dict[str, Any] = {"Keys": keys, "ConsistentRead": True}
+            if projection:
+                spec |= {"ProjectionExpression": projection, "ExpressionAttributeNames": names or {}}
+            request: dict[str, Any] = {name: spec}
+            for attempt in range(BATCH_GET_ATTEMPTS):
+                page = self._dynamodb.batch_get_item(RequestItems=request)
+                found.extend(page.get("Responses", {}).get(name, []))
+                request = page.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))  # the service's advice: back off, then retry
+            else:
+                raise RuntimeError(f"jobs table kept keys unprocessed after {BATCH_GET_ATTEMPTS} attempts")
+        return found
 
     def get(self, job_id: str) -> Job:
         job = self.find(job_id)

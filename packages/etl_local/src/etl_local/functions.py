@@ -3,8 +3,8 @@
 On Lambda each function reads its settings from its own sandbox's environment. Here every function shares
 one process, so each invocation runs inside `etl_aws.config.using(...)` with the settings built from that
 function's `ETL_*` variables alone; `os.environ` is never changed (other threads read it). Invocations run
-under one lock, which keeps the per-function metering honest; none of them waits for another (starts and
-callbacks are asynchronous), so the lock cannot deadlock.
+concurrently, as on Lambda: each function has a concurrency limit (like reserved concurrency), and the
+settings and the request metering are carried by context variables, so they stay per invocation.
 """
 
 from __future__ import annotations
@@ -72,14 +72,19 @@ def load_handler(path: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module_name), attribute)
 
 
+DEFAULT_CONCURRENCY = 8  # concurrent invocations per function
+
+
 class FunctionHost:
     """Runs hosted functions by key or by name; counts invocations and errors per function key."""
 
-    def __init__(self) -> None:
+    def __init__(self, concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self._functions: dict[str, HostedFunction] = {}
         self._by_name: dict[str, HostedFunction] = {}
-        self._lock = threading.RLock()
-        self._count_lock = threading.Lock()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self.concurrency = concurrency
+        self._state = threading.Condition()
+        self._running = 0
         self.invocations: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.seconds: Counter[str] = Counter()  # wall time in the handler: a local estimate of duration
@@ -88,6 +93,7 @@ class FunctionHost:
     def add(self, function: HostedFunction) -> None:
         self._functions[function.key] = function
         self._by_name[function.name] = function
+        self._slots[function.key] = threading.BoundedSemaphore(self.concurrency)
 
     def function(self, key: str) -> HostedFunction:
         return self._functions[key]
@@ -106,22 +112,27 @@ class FunctionHost:
         function = self._functions[key]
         target = handler or load_handler(function.handler_path)
         context = LambdaContext(function.name, function.arn)
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the local runtime has stopped")
-            with self._count_lock:
+        with self._slots[key]:
+            with self._state:
+                if self._closed:
+                    raise RuntimeError("the local runtime has stopped")
+                self._running += 1
                 self.invocations[key] += 1
             began = time.perf_counter()
-            with config.using(settings_of(function)), metering.attributed_to(key):
-                try:
+            errored = False
+            try:
+                with config.using(settings_of(function)), metering.attributed_to(key):
                     return target(event, context)
-                except Exception:
-                    with self._count_lock:
+            except Exception:
+                errored = True
+                raise
+            finally:
+                with self._state:
+                    self.seconds[key] += time.perf_counter() - began
+                    if errored:
                         self.errors[key] += 1
-                    raise
-                finally:
-                    with self._count_lock:
-                        self.seconds[key] += time.perf_counter() - began
+                    self._running -= 1
+                    self._state.notify_all()
 
     def invoke_payload(self, name: str, event: Any) -> tuple[str, bool]:
         """Invoke as the Lambda service does: (JSON payload, function error?). An uncaught exception
@@ -146,7 +157,7 @@ class FunctionHost:
 
             @durable_execution
             def handler(event: Any, context: Any) -> Any:
-                with config.using(cfg):
+                with config.using(cfg), metering.attributed_to(key):
                     return workflow(event, context)
 
         def invoke(event: Any, _context: Any) -> Any:
@@ -154,10 +165,11 @@ class FunctionHost:
 
         return invoke
 
-    def close(self) -> None:
-        """Wait for a running handler to return, then refuse any later invocation."""
-        with self._lock:
+    def close(self, timeout: float = 30.0) -> None:
+        """Refuse any later invocation, then wait (up to `timeout` s) for running handlers to return."""
+        with self._state:
             self._closed = True
+            self._state.wait_for(lambda: self._running == 0, timeout)
 
 
 def settings_of(function: HostedFunction) -> config.Settings:

@@ -1,9 +1,9 @@
 """Counts every AWS request the hosted functions make, by function, service and operation.
 
 The shared `etl_aws.clients` are process-wide; a botocore `before-call` hook on each of them counts the
-request against the function whose invocation is running. The function host runs one invocation at a
-time, so that function is known process-wide, including in the worker threads a handler may use (the
-durable SDK runs the workflow in one).
+request against the function whose invocation made it: the function host marks each invocation's context
+with its function key (a context variable, so concurrent invocations on other threads keep their own; a
+handler that runs work in a thread of its own, as the durable SDK runs the workflow, marks it again).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from etl_aws import clients
@@ -19,22 +20,17 @@ from etl_aws import clients
 SERVICES = ("s3", "dynamodb", "sns", "sqs", "stepfunctions", "lambda")
 
 
-class _Current:
-    key: str | None = None
-
-
-_current = _Current()
+_current: ContextVar[str | None] = ContextVar("etl_metered_function", default=None)
 
 
 @contextmanager
 def attributed_to(key: str) -> Iterator[None]:
-    """Requests made inside the block count for function `key` (callers hold the host's lock)."""
-    previous = _current.key
-    _current.key = key
+    """Requests made inside the block (in this thread or context) count for function `key`."""
+    token = _current.set(key)
     try:
         yield
     finally:
-        _current.key = previous
+        _current.reset(token)
 
 
 class AwsRequestMeter:
@@ -54,7 +50,7 @@ class AwsRequestMeter:
 
     def _hook(self, service: str) -> Any:
         def count(model: Any = None, **_: Any) -> None:
-            key = _current.key or "-"
+            key = _current.get() or "-"
             operation = getattr(model, "name", "?")
             with self._lock:
                 self.requests[(key, service, operation)] += 1

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from etl_aws import clients, config, identity
@@ -53,6 +55,7 @@ _PROCESS_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "1",
     "POWERTOOLS_METRICS_NAMESPACE": "CsvEtlLocal",
 }
+_CLIENT_CONFIG = Config(max_pool_connections=32, retries={"mode": "standard", "max_attempts": 5})
 _REMOVED_ENV = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
@@ -126,6 +129,8 @@ class LocalRuntime:
         self._undo: list[Callable[[], None]] = []
         self._saved_env: dict[str, str | None] = {}
         self.started_at = 0.0
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -161,6 +166,7 @@ class LocalRuntime:
         _post(f"{self.endpoints.moto}/moto-api/reset")  # the backends are process-wide
         self._undo.append(complete_s3_notifications())
         self._undo.append(sfn_pipeline.enable_execution())
+        self._undo.append(sfn_pipeline.cache_asl_parse())
         self._undo.append(sfn_pipeline.route_lambda_invocations(self._invoke_from_moto))
 
         self.session = boto3.session.Session(
@@ -241,6 +247,7 @@ class LocalRuntime:
         self._saved_env.clear()
         clients.reset()
         config.settings.cache_clear()
+        self._clients.clear()
 
     # ---- wiring ----------------------------------------------------------------------------------
 
@@ -339,8 +346,15 @@ class LocalRuntime:
         return self.endpoints.api
 
     def client(self, service: str) -> Any:
+        """A client of the local AWS, made once per service (boto3 clients are thread-safe)."""
         assert self.session is not None, "start the runtime first"
-        return self.session.client(service, endpoint_url=self.endpoints.moto)
+        with self._clients_lock:
+            found = self._clients.get(service)
+            if found is None:
+                found = self._clients[service] = self.session.client(
+                    service, endpoint_url=self.endpoints.moto, config=_CLIENT_CONFIG
+                )
+            return found
 
     def raw_bucket(self, workflow: str) -> str:
         return self.deployment.stack["pipelines"][workflow]["raw_bucket"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import zipfile
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -75,6 +76,35 @@ def enable_execution() -> Callable[[], None]:
             default_user_config.pop("stepfunctions", None)
         else:
             default_user_config["stepfunctions"] = previous
+
+    return restore
+
+
+def cache_asl_parse() -> Callable[[], None]:
+    """moto parses the state machine's ASL again for every execution (~0.1 s of ANTLR each time); keep
+    the syntax tree of each definition and build only the evaluation components, fresh, per execution.
+    The tree is never changed once parsed, so sharing it between executions is safe. Returns the
+    function that undoes the caching."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    original = AmazonStateLanguageParser.__dict__["parse"]
+    trees: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        with lock:
+            tree = trees.get(definition)
+        if tree is None:
+            _, tree = original.__func__(definition)  # raises on a bad definition, as before
+            with lock:
+                trees[definition] = tree
+        return Preprocessor().visit(tree), tree
+
+    AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]
+
+    def restore() -> None:
+        AmazonStateLanguageParser.parse = original  # type: ignore[method-assign]
 
     return restore
 
