@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import date, timedelta
+from functools import cache
 from typing import BinaryIO
 
 COLUMNS = ("id", "name", "email", "date", "amount", "quantity", "price")
@@ -26,12 +27,18 @@ MESS_KINDS = (
 )
 
 
+@cache
+def _date_strings() -> tuple[tuple[str, ...], ...]:
+    """Two years of days, each written in every accepted format (made once: strftime is slow)."""
+    base = date(2024, 1, 1)
+    days = [base + timedelta(days=i) for i in range(730)]
+    return tuple(tuple(d.strftime(f) for f in _FORMATS) for d in days)
+
+
 def rows(count: int, bad_ratio: float = 0.02, seed: int = 7, start_id: int = 1) -> Iterator[list[str]]:
     """Yield `count` data rows (no header); about `bad_ratio` of them damaged, each kind in turn."""
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not security
-    base = date(2024, 1, 1)
-    days = [base + timedelta(days=i) for i in range(730)]
-    dates = [[d.strftime(f) for f in _FORMATS] for d in days]
+    dates = _date_strings()
     bad_every = int(1 / bad_ratio) if bad_ratio > 0 else 0
     kinds = len(MESS_KINDS)
     for n in range(count):
