@@ -13,9 +13,10 @@ import json
 import logging
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from etl_local.lambda_api import LambdaEndpoint
 from etl_local.metering import AwsRequestMeter
 from etl_local.pollers import EventSourceMapping, Outbox, Poller
 from etl_local.resources import ACCOUNT, REGION, StackNames, env_for, provision
-from etl_local.s3_events import complete_s3_notifications
+from etl_local.task_invoke import TaskEndpoint
 
 HOST = "127.0.0.1"
 ACCESS_KEY = "testing"
@@ -123,7 +124,8 @@ class LocalRuntime:
         self.meter = AwsRequestMeter()
         self.event_source_mappings: dict[str, EventSourceMapping] = {}
         self.session: boto3.session.Session | None = None
-        self._moto: Any = None
+        self._moto: MotoProcess | None = None
+        self._tasks: TaskEndpoint | None = None
         self._lambda_endpoint: LambdaEndpoint | None = None
         self._pollers: list[Poller] = []
         self._undo: list[Callable[[], None]] = []
@@ -151,23 +153,18 @@ class LocalRuntime:
         return self
 
     def _start(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         self.root.mkdir(parents=True, exist_ok=True)
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
         # The engine's warnings quote callback ids, which are secrets: keep them off the terminal.
         logging.getLogger("aws_durable_execution_sdk_python_testing").setLevel(logging.ERROR)
         port = free_port()
         endpoint_vars = tuple(k for k in os.environ if k.startswith("AWS_ENDPOINT_URL"))
         self._set_env({**_PROCESS_ENV, "MOTO_PORT": str(port)}, removed=(*_REMOVED_ENV, *endpoint_vars))
-        self._moto = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
+        # moto runs in a process of its own (its own core); its Lambda tasks come back to the host here.
+        self._tasks = TaskEndpoint(self._invoke_from_moto, host=HOST)
+        self._tasks.start()
+        self._moto = MotoProcess(port, self._tasks.url, self.root / "moto.log")
         self._moto.start()
         self.endpoints.moto = f"http://{HOST}:{port}"
-        _post(f"{self.endpoints.moto}/moto-api/reset")  # the backends are process-wide
-        self._undo.append(complete_s3_notifications())
-        self._undo.append(sfn_pipeline.enable_execution())
-        self._undo.append(sfn_pipeline.cache_asl_parse())
-        self._undo.append(sfn_pipeline.route_lambda_invocations(self._invoke_from_moto))
 
         self.session = boto3.session.Session(
             aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION
@@ -236,9 +233,12 @@ class LocalRuntime:
         while self._undo:
             self._undo.pop()()
         if self._moto is not None:
-            with contextlib.suppress(Exception):
-                self._moto.stop()
+            self._moto.stop()
             self._moto = None
+        if self._tasks is not None:
+            with contextlib.suppress(Exception):
+                self._tasks.stop()
+            self._tasks = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -443,7 +443,44 @@ class LocalRuntime:
         return path
 
 
-def _post(url: str) -> None:
-    request = urllib.request.Request(url, data=b"", method="POST")  # noqa: S310 - our own local server
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        response.read()
+class MotoProcess:
+    """`python -m etl_local.moto_process` on 127.0.0.1:`port`; its output goes to `log`."""
+
+    READY_TIMEOUT = 60.0
+
+    def __init__(self, port: int, invoke_url: str, log: Path) -> None:
+        self.port, self.invoke_url, self.log = port, invoke_url, log
+        self._process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "etl_local.moto_process", "--port", str(self.port)]
+        with self.log.open("w", encoding="utf-8") as log:
+            self._process = subprocess.Popen(  # noqa: S603 - our own module, no shell
+                [*command, "--invoke-url", self.invoke_url],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+        assert self._process.stdout is not None
+        ready: list[str] = []
+        reader = threading.Thread(target=lambda: ready.append(self._process.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(self.READY_TIMEOUT)
+        if not ready or ready[0].strip() != "ready":
+            self.stop()
+            tail = self.log.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise RuntimeError(f"the moto server did not start on port {self.port}:\n{tail}")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(Exception):
+            process.stdin.close()  # type: ignore[union-attr]
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)

@@ -109,6 +109,30 @@ def cache_asl_parse() -> Callable[[], None]:
     return restore
 
 
+def reuse_task_clients() -> Callable[[], None]:
+    """moto's Lambda task builds a new boto3 client for every invocation (~0.1 s each); build one per
+    region and service and reuse it (boto3 clients are thread-safe). Returns the undo function."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    original = lambda_eval_utils.boto_client_for
+    made: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        with lock:
+            found = made.get((region, service))
+            if found is None:
+                found = made[(region, service)] = original(region, service, state_credentials)
+            return found
+
+    lambda_eval_utils.boto_client_for = boto_client_for
+
+    def restore() -> None:
+        lambda_eval_utils.boto_client_for = original
+
+    return restore
+
+
 def route_lambda_invocations(invoke: Callable[[str, Any], tuple[str, bool]]) -> Callable[[], None]:
     """moto runs a function by calling `LambdaFunction._invoke_lambda`; send those calls to `invoke`
     (function name, event) → (payload, errored). Returns the function that undoes the routing."""

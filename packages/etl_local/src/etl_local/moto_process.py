@@ -1,0 +1,80 @@
+"""The moto server in a process of its own, with the local runtime's fixes to it.
+
+Everything moto does (request parsing, storage, response serialization, Step Functions' ASL interpreter)
+then runs on its own core instead of sharing one interpreter lock with the handlers. The fixes are
+applied here, inside that process: complete S3 notifications, Step Functions executing the ASL (with
+the syntax trees and task clients cached), and moto's Lambda invocations sent back to the runtime's
+function host over HTTP (`--invoke-url`), since moto cannot run Lambda code without Docker.
+
+Run as `python -m etl_local.moto_process --port P --invoke-url URL`; it prints `ready` once it serves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import urllib.request
+from typing import Any
+from urllib.parse import quote
+
+from etl_local import sfn as sfn_pipeline
+from etl_local.s3_events import complete_s3_notifications
+
+HOST = "127.0.0.1"
+ERROR_HEADER = "X-Amz-Function-Error"
+INVOKE_TIMEOUT = 900.0  # the longest a Lambda function runs
+
+
+def invoker(base_url: str) -> Any:
+    """(function name, event) → (payload, errored), by a POST to the runtime's task endpoint."""
+
+    def invoke(name: str, event: Any) -> tuple[str, bool]:
+        body = event if isinstance(event, str) else json.dumps(event)
+        request = urllib.request.Request(  # noqa: S310 - the runtime's own loopback endpoint
+            f"{base_url}/functions/{quote(name, safe='')}/invocations",
+            data=body.encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT) as response:  # noqa: S310
+            return response.read().decode(), bool(response.headers.get(ERROR_HEADER))
+
+    return invoke
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m etl_local.moto_process")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--invoke-url", required=True, help="the runtime's task endpoint")
+    args = parser.parse_args(argv)
+
+    os.environ["MOTO_PORT"] = str(args.port)  # where moto's Step Functions tasks call back to moto
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from moto.server import ThreadedMotoServer
+
+    complete_s3_notifications()
+    sfn_pipeline.enable_execution()
+    sfn_pipeline.cache_asl_parse()
+    sfn_pipeline.reuse_task_clients()
+    sfn_pipeline.route_lambda_invocations(invoker(args.invoke_url))
+
+    server = ThreadedMotoServer(ip_address=HOST, port=args.port, verbose=False)
+    server.start()
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    print("ready", flush=True)
+    # The parent closes our stdin when it goes: never outlive the runtime that started us.
+    threading.Thread(target=lambda: (sys.stdin.read(), stopping.set()), daemon=True).start()
+    stopping.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
