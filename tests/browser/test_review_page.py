@@ -1,0 +1,214 @@
+"""The e-mailed review page in a real browser: what a reviewer sees, that a hostile value stays text, and
+that its forms decide the waiting workflow (durable and Step Functions alike)."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from etl_aws import contract as C
+from etl_aws.jobs import Job
+from etl_aws.models import TERMINAL, JobStatus
+from etl_core import synth
+from etl_local.runtime import LocalRuntime, available_workflows
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+WAITING = frozenset({JobStatus.PENDING_APPROVAL, *TERMINAL})
+JOB_TIMEOUT = 120.0
+DECISION_TIMEOUT_MS = 30_000
+SCRIPT = "<script>window.__xss=1</script>"
+IMAGE = "<img src=x onerror=window.__xss=2>"
+REJECT_REASON = "totals do not match the <b>invoice</b>"
+
+# 7 rows: 3 valid (the first carries markup in two values), 4 rejected for 3 reasons.
+HOSTILE_CSV = (
+    "id,name,email,date,amount,quantity,price\n"
+    f'1,{SCRIPT},"{IMAGE}",2025-01-02,10.50,2,3.25\n'
+    "2,Ana Smith,ana@example.com,01/03/2025,7,1,7\n"
+    "3,,nobody@example.com,2025-01-04,1,1,1\n"
+    "4,Bo Ng,bo@example.com,2025-02-30,1,1,1\n"
+    "5,Chen Ito,chen@example.com,next tuesday,1,1,1\n"
+    "6,Dee Berg,dee@example.com,2025-01-06,nan,1,1\n"
+    "7,Eli Costa,eli@example.com,2025/01/07,2,2,2\n"
+).encode()
+
+
+@dataclass(frozen=True)
+class Review:
+    """A job waiting for a decision and the link its e-mail carries."""
+
+    job_id: str
+    link: str
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A decision taken on the review page: the page it led to and the job once its workflow ended."""
+
+    review: Review
+    status: int
+    heading: str
+    notice: str
+    job: Job
+
+
+def csv_file(rows: int, seed: int) -> bytes:
+    out = io.BytesIO()
+    synth.write_csv(out, rows, bad_ratio=0.1, seed=seed)
+    return out.getvalue()
+
+
+def review_of(runtime: LocalRuntime, job_id: str) -> Review:
+    """Wait until the job asks for a decision; its review link, from the e-mail filed in the outbox."""
+    job = runtime.wait_for(job_id, WAITING, timeout=JOB_TIMEOUT)
+    assert job.status == JobStatus.PENDING_APPROVAL, job
+    assert runtime.outbox is not None
+    mail = runtime.outbox.wait_for(job_id, timeout=JOB_TIMEOUT)
+    filed = (runtime.root / "outbox" / f"{job_id}.txt").read_text(encoding="utf-8")
+    assert mail.review_link in filed
+    return Review(job_id, mail.review_link)
+
+
+@pytest.fixture(scope="module")
+def reviews(runtime: LocalRuntime) -> dict[str, Review]:
+    """Three files uploaded together: one to look at, one to reject (durable), one to approve (Step
+    Functions when its handlers are installed)."""
+    approve_on = C.STEP_FUNCTIONS if C.STEP_FUNCTIONS in available_workflows() else C.DURABLE
+    uploads = {
+        "shown": runtime.upload(C.DURABLE, "uploads/hostile.csv", HOSTILE_CSV),
+        "rejected": runtime.upload(C.DURABLE, "uploads/reject-me.csv", HOSTILE_CSV),
+        "approved": runtime.upload(approve_on, "uploads/approve-me.csv", csv_file(rows=30, seed=11)),
+    }
+    return {name: review_of(runtime, job_id) for name, job_id in uploads.items()}
+
+
+def open_review(page: Page, review: Review) -> None:
+    response = page.goto(review.link)
+    assert response is not None
+    assert response.status == 200
+
+
+def submit(runtime: LocalRuntime, page: Page, review: Review, button: str) -> Decided:
+    """Press the form's button; the page the answer shows, and the job once its workflow ended."""
+    with page.expect_navigation(timeout=DECISION_TIMEOUT_MS) as navigation:
+        page.get_by_role("button", name=button, exact=True).click()
+    answer = navigation.value
+    assert answer is not None
+    return Decided(
+        review,
+        answer.status,
+        page.get_by_role("heading", level=1).inner_text(),
+        page.locator(".notice").inner_text(),
+        runtime.wait_for(review.job_id, TERMINAL, JOB_TIMEOUT),
+    )
+
+
+@pytest.fixture(scope="module")
+def rejected(runtime: LocalRuntime, reviews: dict[str, Review], module_context: BrowserContext) -> Decided:
+    """The reviewer fills in a reason and presses Reject."""
+    page = module_context.new_page()
+    open_review(page, reviews["rejected"])
+    page.get_by_label("Reason for rejecting (required)").fill(REJECT_REASON)
+    decided = submit(runtime, page, reviews["rejected"], "Reject")
+    page.close()
+    return decided
+
+
+@pytest.fixture(scope="module")
+def approved(runtime: LocalRuntime, reviews: dict[str, Review], module_context: BrowserContext) -> Decided:
+    """The reviewer presses Approve."""
+    page = module_context.new_page()
+    open_review(page, reviews["approved"])
+    decided = submit(runtime, page, reviews["approved"], "Approve")
+    page.close()
+    return decided
+
+
+@pytest.fixture(params=["rejected", "approved"])
+def decided(request: pytest.FixtureRequest) -> Decided:
+    return request.getfixturevalue(request.param)
+
+
+def test_review_page_shows_counts_reasons_and_sample_rows(page: Page, reviews: dict[str, Review]) -> None:
+    open_review(page, reviews["shown"])
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Review: hostile.csv")
+    expect(page.locator(".counts li")).to_have_text(
+        [re.compile(r"^7\s*rows$"), re.compile(r"^3\s*valid$"), re.compile(r"^4\s*rejected$")]
+    )
+    reasons = page.locator("h2:text-is('Reject reasons') + table tbody tr")
+    expect(reasons).to_have_text(
+        [
+            re.compile(r"^bad_date\s*2$"),
+            re.compile(r"^missing_required\s*1$"),
+            re.compile(r"^non_finite_number\s*1$"),
+        ]
+    )
+    samples = page.locator("h2:text-is('Sample rows') + .scroll table")
+    expect(samples.locator("thead th")).to_have_text(list(synth.COLUMNS))
+    expect(samples.locator("tbody tr")).to_have_count(3)
+    # The valid rows as the pipeline wrote them: dates in ISO form, numbers parsed.
+    expect(samples.locator("tbody tr").nth(1).locator("td")).to_have_text(
+        ["2", "Ana Smith", "ana@example.com", "2025-01-03", "7", "1", "7"]
+    )
+    expect(samples.locator("tbody tr").nth(2).locator("td").nth(3)).to_have_text("2025-01-07")
+    expect(page.get_by_role("button", name="Approve", exact=True)).to_be_enabled()
+    expect(page.get_by_role("button", name="Reject", exact=True)).to_be_enabled()
+
+
+def test_markup_in_a_data_value_is_shown_as_text_and_never_runs(
+    page: Page, reviews: dict[str, Review]
+) -> None:
+    open_review(page, reviews["shown"])
+
+    expect(page.get_by_role("cell", name=SCRIPT, exact=True)).to_be_visible()
+    expect(page.get_by_role("cell", name=IMAGE, exact=True)).to_be_visible()
+    assert page.evaluate("() => typeof window.__xss") == "undefined"
+    expect(page.locator("script")).to_have_count(0)
+    expect(page.locator("img")).to_have_count(0)
+
+
+def test_page_style_is_allowed_by_its_content_security_policy(page: Page, reviews: dict[str, Review]) -> None:
+    open_review(page, reviews["shown"])
+
+    # The inline style sheet only applies if the policy's hash matches it.
+    expect(page.get_by_role("button", name="Approve", exact=True)).to_have_css(
+        "background-color", "rgb(29, 127, 70)"
+    )
+
+
+def test_reject_from_the_page_ends_job_rejected_with_its_reason(rejected: Decided) -> None:
+    assert rejected.status == 200
+    assert rejected.heading == "Rejected"
+    assert f"Reason: {REJECT_REASON}" in rejected.notice
+    assert rejected.job.status == JobStatus.REJECTED
+    assert rejected.job.decision is not None
+    assert rejected.job.decision["approved"] is False
+    assert rejected.job.decision["reason"] == REJECT_REASON
+    assert rejected.job.decision["via"] == "review_link"
+
+
+def test_approve_from_the_page_completes_the_job(approved: Decided) -> None:
+    assert approved.status == 200
+    assert approved.heading == "Approved"
+    assert "This file was approved" in approved.notice
+    assert approved.job.status == JobStatus.COMPLETED
+    assert approved.job.decision is not None
+    assert approved.job.decision["approved"] is True
+    assert approved.job.decision["via"] == "review_link"
+
+
+def test_used_link_shows_already_decided_without_forms(page: Page, decided: Decided) -> None:
+    open_review(page, decided.review)
+
+    expect(page).to_have_title("Already decided")
+    expect(page.get_by_role("heading", name="Already decided", exact=True)).to_be_visible()
+    outcome = "rejected" if decided.job.status == JobStatus.REJECTED else "approved"
+    expect(page.locator(".notice")).to_contain_text(f"This file was {outcome}")
+    expect(page.locator(".notice")).to_contain_text("through the review link.")
+    expect(page.locator("form")).to_have_count(0)
