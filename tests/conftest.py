@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,14 @@ os.environ.update(
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
 )
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Load pytest-terraform only where terraform is installed: without one the plugin aborts the
+    whole run, so pyproject.toml blocks its entry point (`-p no:terraform`). Loaded here, before the
+    command line is parsed, its options (--tf-binary, ...) still work."""
+    if shutil.which("terraform"):
+        pluginmanager.import_plugin("pytest_terraform.plugin")
 
 
 @dataclass
