@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from aws_durable_execution_sdk_python_testing.exceptions import ResourceNotFoundException
+from aws_durable_execution_sdk_python_testing.model import Execution as ExecutionSummary
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 from aws_durable_execution_sdk_python_testing.stores.sqlite import SQLiteExecutionStore
 
@@ -95,6 +97,24 @@ class DurableEngine:
                     elif value is not None and field == "error":
                         size += len(str(value).encode())
         return size
+
+    def executions(self, execution_name: str | None = None) -> list[dict[str, Any]]:
+        """Summaries of this function's executions (named `execution_name`, when given), in the
+        ListDurableExecutionsByFunction shape; timestamps are datetimes."""
+        found, _ = self.store.query(function_name=self.function_name, execution_name=execution_name)
+        return [
+            ExecutionSummary.from_execution(execution, execution.current_status().value, REGION).to_dict()
+            for execution in found
+        ]
+
+    def history(self, arn: str) -> list[dict[str, Any]] | None:
+        """The execution's history events in the GetDurableExecutionHistory shape, without execution
+        data (inputs and results); None when no such execution exists."""
+        try:
+            response = self.runner.get_execution_history(arn)
+        except ResourceNotFoundException:
+            return None
+        return [event.to_dict() for event in response.events]
 
     def close(self) -> None:
         self.runner.close()

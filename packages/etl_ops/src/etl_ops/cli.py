@@ -3,7 +3,8 @@
 etl local up                      run the whole system on 127.0.0.1 until Ctrl-C
 etl demo [--count N] [--rows R]   both pipelines, every outcome, a report
 etl jobs list|show|approve|reject|approve-all
-                                  the approval API of the local stack (SigV4-signed)
+                                  the approval API of the local stack (SigV4-signed); `show` adds
+                                  the job's step timeline from its orchestrator's history
 etl gen-data                      synthetic messy CSV files
 etl cost --report R | --from-cloudwatch --outputs O
                                   $ per 1,000 workflows, both orchestrators side by side
@@ -17,8 +18,12 @@ import os
 import signal
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from etl_ops.timeline import Timeline
 
 DEFAULT_ROOT = ".local"
 
@@ -159,6 +164,8 @@ def _show(response: Any) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
+    if args.action == "show":
+        return _show_job(args)
     api = _api(args)
     if args.action == "list":
         response = api.list_jobs(status=args.status)
@@ -169,22 +176,6 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         for job in jobs:
             print(f"{job['job_id']:<46} {job['workflow']:<9} {job['status']:<17} {job.get('file_name', '')}")
         return 0
-    if args.action == "show":
-        response = api.get_job(args.job_id)
-        if response.status >= 400 or args.raw:
-            return _show(response)
-        job = response.json()
-        print(f"{job['job_id']}  {job['workflow']}  {job['status']}  {job.get('file_name', '')}")
-        print(f"  counts   {job.get('counts', {})}")
-        if job.get("reasons"):
-            print(f"  reasons  {job['reasons']}")
-        if job.get("decision"):
-            print(f"  decision {job['decision']}")
-        if job.get("error"):
-            print(f"  error    {job['error']}")
-        for entry in job.get("history", []):
-            print(f"  {entry['at']}  {entry['status']}")
-        return 0
     if args.action == "approve":
         return _show(api.approve(args.job_id, args.reason or ""))
     if args.action == "approve-all":
@@ -192,6 +183,128 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     if not args.reason:
         raise SystemExit("a rejection needs --reason")
     return _show(api.reject(args.job_id, args.reason))
+
+
+def _show_job(args: argparse.Namespace) -> int:
+    """The job from the approval API, then its step timeline from its orchestrator's history."""
+    outputs = json.loads(Path(args.outputs).read_text(encoding="utf-8")) if args.outputs else {}
+    if outputs and not args.api_url:
+        args.api_url = _output(outputs, "api_url")
+    response = _api(args).get_job(args.job_id)
+    if response.status >= 400 or args.raw:
+        return _show(response)
+    job = response.json()
+    found: Timeline | None = None
+    problem = ""
+    try:
+        found = _timeline(args, outputs, job)
+    except _NoTimeline as exc:
+        problem = str(exc)
+    if args.json:
+        document = {"job": job, "timeline": found.to_dict() if found else None}
+        if problem:
+            document["timeline_unavailable"] = problem
+        print(json.dumps(document, indent=2))
+        return 0
+    print(f"{job['job_id']}  {job['workflow']}  {job['status']}  {job.get('file_name', '')}")
+    print(f"  counts   {job.get('counts', {})}")
+    if job.get("reasons"):
+        print(f"  reasons  {job['reasons']}")
+    if job.get("decision"):
+        print(f"  decision {job['decision']}")
+    if job.get("error"):
+        print(f"  error    {job['error']}")
+    for entry in job.get("history", []):
+        print(f"  {entry['at']}  {entry['status']}")
+    if found is not None:
+        from etl_ops.timeline import render
+
+        print(render(found))
+    else:
+        print(f"steps: not available ({problem})")
+    return 0
+
+
+class _NoTimeline(Exception):
+    """The job's execution history cannot be read (the reason is the message)."""
+
+
+def _output(outputs: dict[str, Any], name: str) -> Any:
+    entry = outputs.get(name)
+    return entry.get("value") if isinstance(entry, dict) else entry
+
+
+@dataclass(frozen=True)
+class _Orchestrators:
+    """Where the job's execution history is read: a boto3 session, endpoints, and both orchestrators."""
+
+    session: Any
+    endpoints: dict[str, str]
+    state_machine_arn: str | None
+    durable_function: str | None
+
+    def client(self, service: str) -> Any:
+        from botocore.config import Config
+
+        config = Config(retries={"mode": "standard", "max_attempts": 3})
+        return self.session.client(service, endpoint_url=self.endpoints.get(service), config=config)
+
+
+def _orchestrators(args: argparse.Namespace, outputs: dict[str, Any]) -> _Orchestrators:
+    """A deployment's (caller's credentials and region) when an API URL or outputs name one, else the
+    local stack's (endpoints from stack.json)."""
+    import boto3
+
+    stack_file = Path(args.root) / "stack.json"
+    if args.api_url:
+        return _Orchestrators(
+            boto3.session.Session(region_name=args.region),
+            {},
+            args.state_machine_arn or _output(outputs, "state_machine_arn"),
+            args.durable_function or _output(outputs, "durable_orchestrator_alias_arn"),
+        )
+    if not stack_file.exists():
+        raise _NoTimeline(f"no {stack_file} and no deployment given")
+    stack = json.loads(stack_file.read_text(encoding="utf-8"))
+    session = boto3.session.Session(
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+        region_name=stack.get("region", args.region),
+    )
+    return _Orchestrators(
+        session,
+        {"stepfunctions": stack["endpoints"]["moto"], "lambda": stack["endpoints"]["lambda"]},
+        args.state_machine_arn or stack.get("state_machine_arn"),
+        args.durable_function or stack.get("functions", {}).get("durable-orchestrator"),
+    )
+
+
+def _timeline(args: argparse.Namespace, outputs: dict[str, Any], job: dict[str, Any]) -> Timeline:
+    """The timeline of the execution named by the job id, in the orchestrator the job record names."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from etl_ops import timeline
+
+    where, workflow, job_id = _orchestrators(args, outputs), job.get("workflow"), job["job_id"]
+    try:
+        if workflow == "sfn":
+            if not where.state_machine_arn:
+                raise _NoTimeline("state machine unknown: pass --state-machine-arn or --outputs")
+            arn = timeline.sfn_execution_arn(where.state_machine_arn, job_id)
+            return timeline.sfn_timeline(timeline.sfn_events(where.client("stepfunctions"), arn))
+        if workflow == "durable":
+            if not where.durable_function:
+                raise _NoTimeline("durable function unknown: pass --durable-function or --outputs")
+            events = timeline.durable_events(where.client("lambda"), where.durable_function, job_id)
+            if events is None:
+                raise _NoTimeline(f"no durable execution named {job_id}")
+            return timeline.durable_timeline(events)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise _NoTimeline(f"{error.get('Code', 'error')}: {error.get('Message', '')}") from None
+    except BotoCoreError as exc:
+        raise _NoTimeline(str(exc)) from None
+    raise _NoTimeline(f"unknown workflow {workflow!r}")
 
 
 def _approve_all(api: Any, workflow: str | None, reason: str) -> int:
@@ -287,11 +400,16 @@ def parser() -> argparse.ArgumentParser:
     actions = jobs.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="list jobs")
     listing.add_argument("--status", help="only jobs in this status (e.g. PENDING_APPROVAL)")
-    for name in ("show", "approve", "reject"):
+    show = actions.add_parser("show", help="show one job and its step timeline")
+    show.add_argument("job_id")
+    show.add_argument("--json", action="store_true", help="print the job and its timeline as JSON")
+    show.add_argument("--outputs", metavar="JSON", help="`terraform output -json` of the deployment")
+    show.add_argument("--state-machine-arn", help="Step Functions state machine of a deployment")
+    show.add_argument("--durable-function", help="durable orchestrator (alias ARN) of a deployment")
+    for name in ("approve", "reject"):
         action = actions.add_parser(name, help=f"{name} one job")
         action.add_argument("job_id")
-        if name != "show":
-            action.add_argument("--reason", default="")
+        action.add_argument("--reason", default="")
     approve_all = actions.add_parser("approve-all", help="approve every job waiting for a decision")
     approve_all.add_argument("--workflow", choices=("durable", "sfn"))
     approve_all.add_argument("--reason", default="")
