@@ -61,14 +61,15 @@ def test_duplicate_event_is_a_success_and_starts_nothing_more(sfn: SfnPipeline) 
     assert execution_names(sfn) == [job_id]
 
 
-def test_malformed_message_is_dropped_and_the_rest_of_the_batch_starts(sfn: SfnPipeline) -> None:
+def test_malformed_messages_are_reported_failed_and_the_rest_of_the_batch_starts(sfn: SfnPipeline) -> None:
     ref = sfn.upload(csv_bytes())
     event = sqs_event("not json at all", {"Records": [{"unexpected": True}]}, s3_event(ref))
 
     response = sfn.invoke_starter(event)
 
-    # Redelivering a message that can never be read would only loop it into the DLQ.
-    assert response == {"batchItemFailures": []}
+    # Reported, not dropped: SQS's redrive policy moves them to the DLQ, where an operator sees them.
+    ids = message_ids(event)
+    assert response == {"batchItemFailures": [{"itemIdentifier": ids[0]}, {"itemIdentifier": ids[1]}]}
     assert execution_names(sfn) == [identity.job_id(ref)]
 
 

@@ -187,14 +187,11 @@ def test_storage_applies_private_versioned_buckets_a_queue_with_dlq_and_the_jobs
     raw, output = out["raw_bucket_names"]["sfn"], out["output_bucket_names"]["sfn"]
     assert (raw, output) == (f"{NAME}-sfn-raw-{ACCOUNT}", f"{NAME}-sfn-out-{ACCOUNT}")
 
-    # uploads/*.csv in the raw bucket → the pipeline's queue; nothing else notifies.
+    # Every object under uploads/ in the raw bucket → the pipeline's queue; nothing else notifies.
     [notification] = s3.get_bucket_notification_configuration(Bucket=raw)["QueueConfigurations"]
     assert notification["QueueArn"] == out["queue_arns"]["sfn"]
     assert notification["Events"] == ["s3:ObjectCreated:*"]
-    assert _by_name(notification["Filter"]["Key"]["FilterRules"]) == {
-        "prefix": contract.UPLOAD_PREFIX,
-        "suffix": contract.UPLOAD_SUFFIX,
-    }
+    assert _by_name(notification["Filter"]["Key"]["FilterRules"]) == contract.NOTIFICATION_FILTER_RULES
     assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=output)
 
     for bucket in (raw, output):

@@ -170,11 +170,14 @@ def test_s3_layout_matches_the_contract() -> None:
     assert locals_["archive_prefix"] == contract.ARCHIVE_PREFIX
 
 
-def test_upload_notification_filters_on_the_contract_prefix_and_suffix() -> None:
+def test_upload_notification_filters_on_the_contract_rules_only() -> None:
+    # S3 filter rules are case-sensitive: a suffix rule would drop "data.CSV" (and a non-CSV upload) silently.
     notification = resources(MODULES / "storage", "aws_s3_bucket_notification")["uploads"]
     queue = notification["queue"][0]
-    assert ref(queue["filter_prefix"]) == "local.upload_prefix"
-    assert ref(queue["filter_suffix"]) == "local.upload_suffix"
+    rules = {key.removeprefix("filter_"): value for key, value in queue.items() if key.startswith("filter_")}
+    assert {name: ref(value) for name, value in rules.items()} == {"prefix": "local.upload_prefix"}
+    assert set(contract.NOTIFICATION_FILTER_RULES) == set(rules)
+    assert contract.NOTIFICATION_FILTER_RULES["prefix"] == contract.UPLOAD_PREFIX
     assert queue["events"] == ["s3:ObjectCreated:*"]
 
 

@@ -4,7 +4,7 @@ locals {
   # The S3 layout and jobs table schema the code relies on (etl_aws.contract; tests/terraform holds
   # these against it).
   upload_prefix    = "uploads/"
-  upload_suffix    = ".csv"
+  upload_suffix    = ".csv" # matched by the starter in any casing; not an S3 notification filter
   staging_prefix   = "staging/"
   processed_prefix = "processed/"
   archive_prefix   = "archive/"

@@ -136,18 +136,19 @@ resource "aws_s3_bucket_policy" "tls_only" {
   depends_on = [aws_s3_bucket_public_access_block.this]
 }
 
-# uploads/*.csv in a raw bucket → that pipeline's event queue.
+# Every object created under uploads/ in a raw bucket → that pipeline's event queue. No suffix filter:
+# S3 matches filters case-sensitively, and the starter must see "data.CSV" (a job) and "data.xlsx" (a job
+# recorded as FAILED, unsupported_file_type) alike rather than have S3 drop them silently.
 resource "aws_s3_bucket_notification" "uploads" {
   for_each = local.raw_buckets
 
   bucket = aws_s3_bucket.this[each.value].id
 
   queue {
-    id            = "csv-uploads"
+    id            = "uploads"
     queue_arn     = aws_sqs_queue.events[each.key].arn
     events        = ["s3:ObjectCreated:*"]
     filter_prefix = local.upload_prefix
-    filter_suffix = local.upload_suffix
   }
 
   # S3 sends a test message when the notification is created: the queue policy must allow it first.

@@ -1,4 +1,8 @@
-"""SQS batch of S3 notifications → one durable execution per object, through the orchestrator's alias."""
+"""SQS batch of S3 notifications → one durable execution per object, through the orchestrator's alias.
+
+A duplicate event finds the execution already there and counts as success; only messages that could
+not be handled are reported back (ReportBatchItemFailures), so SQS redelivers just those.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from etl_aws import starter
-from etl_aws.observability import logger
+from etl_aws.config import settings
+from etl_aws.observability import logger, metrics, tracer
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return starter.handle_batch(event)
+    return starter.handle_batch(event, settings())

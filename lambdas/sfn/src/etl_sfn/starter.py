@@ -1,14 +1,13 @@
 """SQS batch of S3 notifications → one Step Functions execution per object, named by its job id.
 
 A duplicate event finds the execution already there and counts as success; only messages that could
-not be started are reported back (ReportBatchItemFailures), so SQS redelivers just those.
+not be handled are reported back (ReportBatchItemFailures), so SQS redelivers just those.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from etl_aws import starter
@@ -20,6 +19,4 @@ from etl_aws.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = starter.handle_batch(event, settings())
-    metrics.add_metric(name="StartFailures", unit=MetricUnit.Count, value=len(result["batchItemFailures"]))
-    return result
+    return starter.handle_batch(event, settings())

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 # S3 layout ---------------------------------------------------------------------------------------
 UPLOAD_PREFIX = "uploads/"
+# Uploads end in ".csv" in any casing (".CSV", ".Csv"): etl_aws.events.is_upload ignores case.
+# S3 notification filter rules match case-sensitively and one suffix rule cannot name every casing, so the
+# notification filters on the prefix only and the starter sorts what arrives: a CSV starts a job, any other
+# object under uploads/ gets a job record that ends FAILED with UNSUPPORTED_FILE_TYPE.
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-filtering.html
 UPLOAD_SUFFIX = ".csv"
+NOTIFICATION_FILTER_RULES: dict[str, str] = {"prefix": UPLOAD_PREFIX}
+UNSUPPORTED_FILE_TYPE = "unsupported_file_type"  # the error code of a job for a non-CSV upload
 STAGING_PREFIX = "staging/"  # staging/<job_id>/records.jsonl, rejects.jsonl, manifest.json (output bucket)
 PROCESSED_PREFIX = "processed/"  # processed/<job_id>/... (output bucket, consumers read only this)
 ARCHIVE_PREFIX = "archive/"  # archive/<job_id>/<file name> (raw bucket)
@@ -34,6 +41,34 @@ ENV_ORCHESTRATOR_ARN = "ETL_ORCHESTRATOR_ARN"
 ENV_APPROVAL_TIMEOUT = "ETL_APPROVAL_TIMEOUT_SECONDS"
 ENV_MAX_FILE_BYTES = "ETL_MAX_FILE_BYTES"
 ENV_RETENTION_DAYS = "ETL_RETENTION_DAYS"
+
+# Limits of a job -------------------------------------------------------------------------------------
+# The transform streams a whole file within one Lambda invocation (a durable step cannot span two, and a
+# Step Functions task is one invocation), so the largest file is bounded by the function's timeout:
+#     max_file_bytes <= TRANSFORM_BYTES_PER_SECOND * (timeout - TRANSFORM_MARGIN_SECONDS)
+# TRANSFORM_BYTES_PER_SECOND is the throughput assumed on Lambda: etl_core measures ~18.7 MB/s on one
+# developer core (README, benchmark: 68.5 MB in 3.67 s); a 1,024 MB function has ~0.6 vCPU and reads from
+# S3, so 4 MiB/s is assumed, about a third of the measured figure. Terraform validates the same relation.
+LAMBDA_MAX_TIMEOUT_SECONDS = 900  # https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html
+TRANSFORM_BYTES_PER_SECOND = 4 * 1024**2
+TRANSFORM_MARGIN_SECONDS = 60  # extract, load, S3 and DynamoDB round trips in the same invocation
+DEFAULT_MAX_FILE_BYTES = 1024**3  # 1 GiB: ~256 s of transform at the assumed throughput
+DEFAULT_RETENTION_DAYS = 90
+DEFAULT_APPROVAL_TIMEOUT_SECONDS = 24 * 3600
+# A job record (DynamoDB TTL, set when the job is created) must outlive the longest wait for a decision,
+# plus this margin for processing and for operators to see how the job ended.
+RETENTION_MARGIN_DAYS = 7
+
+
+def max_transform_bytes(timeout_seconds: int) -> int:
+    """The largest file a function with this timeout can be trusted to transform in one invocation."""
+    return TRANSFORM_BYTES_PER_SECOND * max(0, timeout_seconds - TRANSFORM_MARGIN_SECONDS)
+
+
+def min_retention_days(approval_timeout_seconds: int) -> int:
+    """The shortest job retention that keeps a record past the longest approval wait."""
+    return -(-approval_timeout_seconds // 86400) + RETENTION_MARGIN_DAYS
+
 
 # Jobs table --------------------------------------------------------------------------------------
 JOBS_HASH_KEY = "job_id"

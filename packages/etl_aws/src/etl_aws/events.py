@@ -47,24 +47,45 @@ def object_refs(event: dict[str, Any]) -> list[ObjectRef]:
 
 
 def queue_messages(event: dict[str, Any]) -> list[QueueMessage]:
-    """An SQS batch, message by message, so a starter can report failures per message."""
+    """An SQS batch, message by message, so a starter can report failures per message.
+
+    Whatever shape a message body has, reading it never raises: an unreadable message carries `error`
+    and its neighbours are read as usual."""
+    records = event.get("Records") if isinstance(event, dict) else None
     messages = []
-    for record in event.get("Records", []):
-        message = QueueMessage(message_id=record.get("messageId", ""))
+    for record in records if isinstance(records, list) else []:
+        message_id = record.get("messageId", "") if isinstance(record, dict) else ""
+        message = QueueMessage(message_id=str(message_id))
         try:
-            body = _json(record.get("body", ""))
-            if "Message" in body and body.get("Type") == "Notification":  # S3 → SNS → SQS
-                body = _json(body["Message"])
-            message.objects = object_refs(body)
-        except (EventError, KeyError, TypeError) as exc:
-            message.error = f"unreadable message: {exc}"
+            message.objects = _message_objects(record)
+        except Exception as exc:  # any shape at all: one bad message must not fail its batch
+            message.error = f"unreadable message: {type(exc).__name__}: {str(exc)[:300]}"
         messages.append(message)
     return messages
 
 
+def _message_objects(record: Any) -> list[ObjectRef]:
+    if not isinstance(record, dict):
+        raise EventError("SQS record is not an object")
+    body = _json(record.get("body", ""))
+    if "Message" in body and body.get("Type") == "Notification":  # S3 → SNS → SQS
+        body = _json(body["Message"])
+    return object_refs(body)
+
+
 def is_upload(ref: ObjectRef) -> bool:
-    """The pipeline's own filter, applied again in code: `uploads/` and `.csv` (case-insensitive)."""
+    """The pipeline's own filter: under `uploads/` and ending in `.csv` in any casing (`.CSV` too)."""
     return ref.key.startswith(C.UPLOAD_PREFIX) and ref.key.lower().endswith(C.UPLOAD_SUFFIX)
+
+
+def is_folder_placeholder(ref: ObjectRef) -> bool:
+    """A zero-byte "folder" the S3 console creates (`uploads/2025/`): not a file, nothing to do."""
+    return ref.key.endswith("/")
+
+
+def is_unsupported_upload(ref: ObjectRef) -> bool:
+    """An object under `uploads/` that is neither a CSV nor a folder placeholder: refused visibly."""
+    return ref.key.startswith(C.UPLOAD_PREFIX) and not is_upload(ref) and not is_folder_placeholder(ref)
 
 
 def uploads(refs: Iterable[ObjectRef]) -> list[ObjectRef]:

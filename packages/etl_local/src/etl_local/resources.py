@@ -77,7 +77,8 @@ def create_bucket(s3: Any, name: str) -> None:
 def provision(
     session: boto3.session.Session, names: StackNames, workflows: tuple[str, ...] = C.WORKFLOWS
 ) -> dict:
-    """Create table, topic, and per pipeline: raw + output buckets, event queue + DLQ, S3 → SQS wiring."""
+    """Create table, topic, and per pipeline: raw + output buckets, event queue + DLQ, S3 → SQS wiring
+    (every object created under uploads/)."""
     s3 = session.client("s3")
     sqs = session.client("sqs")
     create_jobs_table(session.client("dynamodb"), names.jobs_table)
@@ -108,11 +109,13 @@ def provision(
                     {
                         "QueueArn": queue_arn,
                         "Events": ["s3:ObjectCreated:*"],
+                        # Prefix only: the starter decides what a .csv (any casing) is, and records a
+                        # job for anything else under uploads/ (see contract.NOTIFICATION_FILTER_RULES).
                         "Filter": {
                             "Key": {
                                 "FilterRules": [
-                                    {"Name": "prefix", "Value": C.UPLOAD_PREFIX},
-                                    {"Name": "suffix", "Value": C.UPLOAD_SUFFIX},
+                                    {"Name": name, "Value": value}
+                                    for name, value in C.NOTIFICATION_FILTER_RULES.items()
                                 ]
                             }
                         },

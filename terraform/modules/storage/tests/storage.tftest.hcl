@@ -71,11 +71,11 @@ run "buckets_queues_table_and_topic_for_both_pipelines" {
       for p, n in aws_s3_bucket_notification.uploads :
       n.bucket == aws_s3_bucket.this["${p}-raw"].id &&
       one(n.queue).filter_prefix == "uploads/" &&
-      one(n.queue).filter_suffix == ".csv" &&
+      one(n.queue).filter_suffix == null &&
       one(n.queue).events == toset(["s3:ObjectCreated:*"]) &&
       one(n.queue).queue_arn == aws_sqs_queue.events[p].arn
     ])
-    error_message = "Notifications must send uploads/*.csv object creations to the pipeline's queue."
+    error_message = "Notifications must send every object created under uploads/ (no suffix filter: any casing of .csv, and non-CSV uploads the starter records as FAILED) to the pipeline's queue."
   }
 
   assert {
