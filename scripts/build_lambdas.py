@@ -47,9 +47,11 @@ MSDOS_DIRECTORY = 0x10
 UNIX = 3
 COMPRESS_LEVEL = 6
 
+# Lambda quotas: 50 MB for a zip uploaded directly (Terraform's `filename`), 250 MB unzipped for a function
+# and its layers: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 MIB = 1024 * 1024
-MAX_ZIPPED_BYTES = 25 * MIB
-MAX_UNZIPPED_BYTES = 250 * MIB  # the Lambda limit for a function and its layers, unzipped
+MAX_ZIPPED_BYTES = 50 * MIB
+MAX_UNZIPPED_BYTES = 250 * MIB
 
 EXIT_OVER_LIMIT = 1
 EXIT_WHEELS_UNAVAILABLE = 3
