@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import re
+import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -184,14 +185,85 @@ def test_the_message_carries_the_review_link_and_the_operator_api_paths() -> Non
     assert f"POST {API}/jobs/sales-abc123/reject" in body
 
 
-def test_the_subject_fits_sns_limits_whatever_the_file_name() -> None:
-    long_subject, _ = message(file_name="é" * 300 + ".csv")
-    odd_subject, _ = message(file_name="line one\nline two\r\tend\x00.csv")
+# File names an uploader controls: forged lines, a carriage return, Unicode line and paragraph separators,
+# a right-to-left override that reverses what follows, zero-width and control characters, non-ASCII, long.
+HOSTILE_NAMES = {
+    "forged-lines": "q1.csv\n\nApproved by finance: no review needed\nhttps://evil.example/review.csv",
+    "crlf": "a\r\nSubject: urgent\r\n.csv",
+    "line-separators": "a\u2028Approved\u2029done.csv",
+    "bidi-override": "invoice\u202egnp.csv",
+    "zero-width-and-controls": "a\u200b\u2066b\x00\x1b[31m\x7f.csv",
+    "non-ascii": "données été – 数据 ✓.csv",
+    "astral": "\U0001f600 report.csv",
+    "quotes-and-backslashes": 'say "hi" \\n not a newline.csv',
+    "very-long": "é" * 600 + "\n" + "x" * 400 + ".csv",
+}
+# What may never reach a reader unescaped: controls (but the body's own newlines), format characters
+# (bidi controls, zero-width), line and paragraph separators.
+_HIDDEN = {"Cc", "Cf", "Zl", "Zp"}
 
-    assert len(long_subject) <= 100
-    assert long_subject.startswith("[CSV ETL] Approval needed: éé")
-    assert all(c.isprintable() for c in odd_subject)
-    assert "line one line two" in odd_subject
+
+def _sns_accepts_subject(subject: str) -> bool:
+    """SNS's rule for e-mail subjects: printable ASCII, no line breaks, under 100 characters
+    (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html)."""
+    return 0 < len(subject) < 100 and all(0x20 <= ord(c) <= 0x7E for c in subject)
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_NAMES.values()), ids=list(HOSTILE_NAMES))
+def test_the_subject_is_one_sns_accepts_whatever_the_file_name(name: str) -> None:
+    subject, _ = message(file_name=name)
+
+    assert _sns_accepts_subject(subject), subject
+    assert subject.startswith('[CSV ETL] Approval needed: "')
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_NAMES.values()), ids=list(HOSTILE_NAMES))
+def test_the_body_shows_the_file_name_quoted_on_its_own_line_and_forges_nothing(name: str) -> None:
+    _, plain = message(file_name="plain.csv")
+    _, body = message(file_name=name)
+
+    lines = body.split("\n")
+    assert len(lines) == len(plain.split("\n"))  # not one line more: nothing forged
+    assert lines[1:] == plain.split("\n")[1:]
+    assert lines[0] == "A file is waiting for your approval: " + notify.quoted_name(name)
+    assert lines[0].endswith('"')
+    assert not [c for c in body if c != "\n" and unicodedata.category(c) in _HIDDEN]
+
+
+def test_the_quoted_name_is_unambiguous_and_keeps_readable_characters() -> None:
+    assert notify.quoted_name("a\nb") == '"a\\nb"'
+    assert notify.quoted_name("a\\nb") == '"a\\\\nb"'  # a literal backslash-n is not a newline
+    assert notify.quoted_name('say "hi"') == '"say \\"hi\\""'
+    assert notify.quoted_name("x\u202ey") == '"x\\u202ey"'
+    assert notify.quoted_name("données.csv") == '"données.csv"'
+    assert notify.quoted_name("données.csv", ascii_only=True) == '"donn\\xe9es.csv"'
+
+
+def test_a_long_name_is_cut_between_escapes_and_marked() -> None:
+    subject, _ = message(file_name="\u202e" * 40)
+
+    assert len(subject) <= 99
+    assert subject.endswith("\\u202e...")
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["uploads/q1.csv\nApproved by finance\n.csv", "uploads/invoice\u202egnp.csv", "uploads/données été.csv"],
+    ids=["newlines", "bidi-override", "non-ascii"],
+)
+def test_the_mail_of_a_job_with_a_hostile_key_is_published_and_escaped(aws: Any, key: str) -> None:
+    queue = subscribe_queue(aws)
+    cfg = aws.settings(C.DURABLE)
+
+    run_to_pending(cfg, upload(aws, key, csv_bytes(rows=20)))
+
+    (received,) = mail(aws, queue)
+    name = key.rsplit("/", 1)[-1]
+    assert _sns_accepts_subject(received["Subject"])
+    assert received["Message"].split("\n")[0] == "A file is waiting for your approval: " + notify.quoted_name(
+        name
+    )
+    assert name not in received["Message"] or name.isprintable()
 
 
 def test_the_review_link_escapes_what_it_must() -> None:

@@ -1,13 +1,67 @@
-"""The e-mail a reviewer receives (through SNS): what arrived, what was rejected, and the review link."""
+"""The e-mail a reviewer receives (through SNS): what arrived, what was rejected, and the review link.
+
+The file name is the uploader's text, inside an e-mail reviewers trust: an S3 key may hold line breaks,
+control characters, Unicode line separators or bidirectional overrides, enough to forge lines of the
+message. It is shown quoted, every such character escaped (a newline as backslash-n, U+202E as
+backslash-u202e), so it can never be taken for the e-mail's own text.
+"""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 from urllib.parse import quote
 
 from etl_aws import clients
 
-_MAX_SUBJECT = 100
+# SNS Publish: "Subjects must be UTF-8 text with no line breaks or control characters, and less than 100
+# characters long" (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html); for e-mail, SNS replaces
+# a subject holding control or non-ASCII characters with an error text (https://docs.aws.amazon.com/
+# prometheus/latest/userguide/AMP-alertmanager-receiver-validation-truncation.html). So: printable ASCII,
+# at most 99 characters.
+MAX_SUBJECT_CHARS = 99
+_SUBJECT_PREFIX = "[CSV ETL] Approval needed: "
+_ELLIPSIS = "..."
+# Unicode categories never shown as is: controls, format characters (bidi overrides, zero-width joiners),
+# line and paragraph separators, surrogates, private use and unassigned code points.
+_ESCAPED_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\", '"': '\\"'}
+
+
+def _escaped(char: str, ascii_only: bool) -> str:
+    """One character as the e-mail shows it: itself, or an escape that cannot be mistaken for text."""
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    code = ord(char)
+    if unicodedata.category(char) in _ESCAPED_CATEGORIES or (ascii_only and code > 0x7E):
+        if code <= 0xFF:
+            return f"\\x{code:02x}"
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return char
+
+
+def quoted_name(name: str, ascii_only: bool = False, max_chars: int | None = None) -> str:
+    """`name` in double quotes, control and format characters escaped (and non-ASCII too when
+    `ascii_only`), cut to at most `max_chars` characters on an escape boundary, "..." marking the cut."""
+    parts = [_escaped(c, ascii_only) for c in name]
+    text = '"' + "".join(parts) + '"'
+    if max_chars is None or len(text) <= max_chars:
+        return text
+    room = max_chars - 1 - len(_ELLIPSIS)  # the opening quote and the marker
+    kept: list[str] = []
+    for part in parts:
+        if room < len(part):
+            break
+        kept.append(part)
+        room -= len(part)
+    return '"' + "".join(kept) + _ELLIPSIS
+
+
+def subject_for(file_name: str) -> str:
+    """An e-mail subject SNS accepts for any file name: printable ASCII, under 100 characters."""
+    return _SUBJECT_PREFIX + quoted_name(
+        file_name, ascii_only=True, max_chars=MAX_SUBJECT_CHARS - len(_SUBJECT_PREFIX)
+    )
 
 
 def review_link(api_url: str, job_id: str, token: str) -> str:
@@ -26,7 +80,7 @@ def approval_message(
     """Subject and body. Carries the review token (that is its purpose) but no callback id or task token."""
     top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
     lines = [
-        f"A file is waiting for your approval: {file_name}",
+        f"A file is waiting for your approval: {quoted_name(file_name)}",
         "",
         f"Job:       {job_id}",
         f"Rows:      {counts.get('rows', 0):,}",
@@ -46,12 +100,7 @@ def approval_message(
         "",
         "Nothing is published until the file is approved.",
     ]
-    # SNS refuses a subject with line breaks or control characters, and S3 keys may hold them.
-    printable_name = "".join(c if c.isprintable() else " " for c in file_name)
-    subject = f"[CSV ETL] Approval needed: {printable_name}"
-    if len(subject) > _MAX_SUBJECT:
-        subject = subject[: _MAX_SUBJECT - 1] + "…"
-    return subject, "\n".join(lines)
+    return subject_for(file_name), "\n".join(lines)
 
 
 def publish(topic_arn: str, subject: str, body: str, attributes: dict[str, str] | None = None) -> str:
