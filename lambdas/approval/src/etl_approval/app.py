@@ -96,7 +96,9 @@ _REFUSALS: dict[type[PipelineError], tuple[int, str, str]] = {
     ),
 }
 
-app = APIGatewayRestResolver(enable_validation=True)
+# debug=False, not the default None: with None, POWERTOOLS_DEV=1 turns debug on and the resolver prints
+# every event (review tokens in query strings and forms) to stdout.
+app = APIGatewayRestResolver(enable_validation=True, debug=False)
 
 
 def status_for(exc: Exception) -> int:
@@ -298,9 +300,10 @@ def _with_default_headers(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Lambda entry point. The event is never logged: it carries review tokens."""
+    """Lambda entry point. The event is never logged, whatever POWERTOOLS_LOGGER_LOG_EVENT or
+    POWERTOOLS_DEV say: it carries review tokens."""
     try:
         return _with_default_headers(app.resolve(event, context))
     finally:
