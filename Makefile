@@ -37,6 +37,7 @@ test: lint
 
 bench: $(STAMP)
 	$(PY) bench/bench_core.py
+	$(PY) bench/bench_imports.py --traced
 
 build: $(STAMP)
 	$(PY) scripts/build_lambdas.py
