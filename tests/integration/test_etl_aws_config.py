@@ -73,7 +73,7 @@ def test_unset_or_empty_variables_take_the_defaults() -> None:
 
     assert cfg.workflow == C.DURABLE
     assert cfg.approval_timeout_seconds == 24 * 3600
-    assert cfg.max_file_bytes == 5 * 1024**3
+    assert cfg.max_file_bytes == C.DEFAULT_MAX_FILE_BYTES == 1024**3
     assert cfg.retention_days == 90
     assert cfg.output_bucket == cfg.topic_arn == cfg.api_url == ""
 
@@ -89,12 +89,43 @@ def test_unset_or_empty_variables_take_the_defaults() -> None:
         {C.ENV_APPROVAL_TIMEOUT: "one day"},
         {C.ENV_MAX_FILE_BYTES: "0"},
         {C.ENV_RETENTION_DAYS: "-1"},
+        {C.ENV_MAX_FILE_BYTES: str(5 * 1024**3)},  # cannot be transformed within one invocation
+        {C.ENV_RETENTION_DAYS: "1"},  # records would expire before the approval wait ends
     ],
     ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()),
 )
 def test_a_wrong_value_is_refused_at_startup(overrides: dict[str, str]) -> None:
     with pytest.raises(ValidationError):
         Settings.from_env(FULL_ENV | overrides)
+
+
+def test_job_records_must_outlive_the_longest_approval_wait_by_a_margin() -> None:
+    year = 365 * 24 * 3600
+    needed = 365 + C.RETENTION_MARGIN_DAYS
+
+    with pytest.raises(ValidationError, match=rf"retention_days \(90\) must be at least {needed}"):
+        Settings.from_env(FULL_ENV | {C.ENV_APPROVAL_TIMEOUT: str(year), C.ENV_RETENTION_DAYS: "90"})
+    ok = Settings.from_env(FULL_ENV | {C.ENV_APPROVAL_TIMEOUT: str(year), C.ENV_RETENTION_DAYS: str(needed)})
+    assert ok.retention_days * 86400 > ok.approval_timeout_seconds
+
+
+def test_the_largest_file_is_one_a_single_invocation_can_transform() -> None:
+    limit = C.max_transform_bytes(C.LAMBDA_MAX_TIMEOUT_SECONDS)
+
+    assert Settings.from_env(FULL_ENV | {C.ENV_MAX_FILE_BYTES: str(limit)}).max_file_bytes == limit
+    with pytest.raises(ValidationError):
+        Settings.from_env(FULL_ENV | {C.ENV_MAX_FILE_BYTES: str(limit + 1)})
+
+
+def test_the_size_refusal_states_the_limit_and_why() -> None:
+    cfg = Settings.from_env(FULL_ENV)
+
+    message = cfg.file_too_large(2_000_000)
+
+    assert "2,000,000 bytes" in message
+    assert "1,048,576 bytes" in message
+    assert C.ENV_MAX_FILE_BYTES in message
+    assert "one function invocation" in message
 
 
 def test_every_variable_a_function_is_given_is_one_the_settings_read() -> None:

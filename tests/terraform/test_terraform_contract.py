@@ -238,3 +238,54 @@ def test_asl_file_uses_every_placeholder_and_renders_to_json(path: Path) -> None
     assert not leftover, f"unknown template expressions: {leftover}"
     rendered = json.loads(_render(text))
     assert rendered["States"], "the definition has no states"
+
+
+# --- job limits: the largest file against the function timeout, records against the approval wait ------
+
+# Where max_file_bytes is set, and the timeout of the invocation that transforms a whole file there.
+TRANSFORM_TIMEOUTS = {
+    "modules/durable_pipeline": "var.orchestrator_timeout",
+    "modules/sfn_pipeline": "var.transform_timeout",
+    "environments/aws": str(contract.LAMBDA_MAX_TIMEOUT_SECONDS),  # the modules' default timeouts
+}
+
+
+def _variables(root: str) -> dict[str, Any]:
+    return blocks(TERRAFORM_DIR / root, "variable")
+
+
+@pytest.mark.parametrize("root", list(TRANSFORM_TIMEOUTS))
+def test_job_limit_defaults_are_the_contract_defaults_the_settings_use(root: str) -> None:
+    from etl_aws.config import Settings
+
+    variables, settings = _variables(root), Settings(jobs_table="jobs")
+
+    assert (
+        variables["max_file_bytes"]["default"] == contract.DEFAULT_MAX_FILE_BYTES == settings.max_file_bytes
+    )
+    assert (
+        variables["job_retention_days"]["default"]
+        == contract.DEFAULT_RETENTION_DAYS
+        == settings.retention_days
+    )
+    assert (
+        variables["approval_timeout_seconds"]["default"]
+        == contract.DEFAULT_APPROVAL_TIMEOUT_SECONDS
+        == settings.approval_timeout_seconds
+    )
+
+
+@pytest.mark.parametrize(("root", "timeout"), list(TRANSFORM_TIMEOUTS.items()))
+def test_max_file_bytes_is_validated_against_the_transform_timeout(root: str, timeout: str) -> None:
+    condition = _variables(root)["max_file_bytes"]["validation"][0]["condition"]
+
+    rate, margin = contract.TRANSFORM_BYTES_PER_SECOND, contract.TRANSFORM_MARGIN_SECONDS
+    assert f"var.max_file_bytes <= {rate} * ({timeout} - {margin})" in condition
+
+
+@pytest.mark.parametrize("root", list(TRANSFORM_TIMEOUTS))
+def test_job_retention_is_validated_against_the_approval_timeout(root: str) -> None:
+    condition = _variables(root)["job_retention_days"]["validation"][0]["condition"]
+
+    margin = contract.RETENTION_MARGIN_DAYS
+    assert f"var.job_retention_days >= ceil(var.approval_timeout_seconds / 86400) + {margin}" in condition

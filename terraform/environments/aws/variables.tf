@@ -129,15 +129,25 @@ variable "starter_max_concurrency" {
 }
 
 variable "max_file_bytes" {
-  description = "Largest upload a job accepts, in bytes."
+  description = "Largest upload a job accepts, in bytes. The whole file is transformed in one invocation of a 900 s function, so at most 4194304 (4 MiB/s, the throughput assumed on Lambda) x (900 - 60); see terraform/README.md."
   type        = number
   default     = 1073741824
+
+  validation {
+    condition     = var.max_file_bytes >= 1 && var.max_file_bytes <= 4194304 * (900 - 60)
+    error_message = "max_file_bytes must be between 1 and 3523215360 (4 MiB/s x 840 s): a larger file could not be transformed within one 900 s invocation."
+  }
 }
 
 variable "job_retention_days" {
-  description = "Days a job record is kept before its TTL removes it."
+  description = "Days a job record is kept before its TTL removes it; at least approval_timeout_seconds in days, rounded up, plus 7, so a record outlives the longest wait for a decision."
   type        = number
   default     = 90
+
+  validation {
+    condition     = var.job_retention_days >= ceil(var.approval_timeout_seconds / 86400) + 7
+    error_message = "job_retention_days must be at least approval_timeout_seconds in days (rounded up) plus 7: a job record must outlive the longest wait for a decision."
+  }
 }
 
 variable "dist_dir" {

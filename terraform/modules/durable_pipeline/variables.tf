@@ -134,7 +134,7 @@ variable "topic_arn" {
 }
 
 variable "queue_arn" {
-  description = "ARN of this pipeline's event queue (S3 uploads/*.csv notifications)."
+  description = "ARN of this pipeline's event queue (S3 notifications of objects created under uploads/)."
   type        = string
 }
 
@@ -150,15 +150,25 @@ variable "kms_key_arn" {
 }
 
 variable "max_file_bytes" {
-  description = "Largest upload accepted, in bytes (ETL_MAX_FILE_BYTES)."
+  description = "Largest upload accepted, in bytes (ETL_MAX_FILE_BYTES). A whole file is transformed in one invocation of the orchestrator, so max_file_bytes <= 4194304 (4 MiB/s, the throughput assumed on Lambda) x (orchestrator_timeout - 60 s); see terraform/README.md."
   type        = number
   default     = 1073741824
+
+  validation {
+    condition     = var.max_file_bytes >= 1 && var.max_file_bytes <= 4194304 * (var.orchestrator_timeout - 60)
+    error_message = "max_file_bytes must be at most 4194304 x (orchestrator_timeout - 60): a file this large could not be transformed within one invocation at the 4 MiB/s assumed on Lambda."
+  }
 }
 
 variable "job_retention_days" {
-  description = "Days a finished job record is kept before its TTL expires it (ETL_RETENTION_DAYS)."
+  description = "Days a job record is kept before its TTL expires it (ETL_RETENTION_DAYS); it must outlive the longest wait for a decision: at least approval_timeout_seconds in days, rounded up, plus 7."
   type        = number
   default     = 90
+
+  validation {
+    condition     = var.job_retention_days >= ceil(var.approval_timeout_seconds / 86400) + 7
+    error_message = "job_retention_days must be at least approval_timeout_seconds in days (rounded up) plus 7: a job record must outlive the longest wait for a decision."
+  }
 }
 
 variable "starter_batch_size" {

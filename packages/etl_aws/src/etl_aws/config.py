@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from etl_aws import contract as C
 
@@ -22,9 +22,13 @@ class Settings(BaseModel):
     api_url: str = ""
     workflow: str = C.DURABLE
     orchestrator_arn: str = ""
-    approval_timeout_seconds: int = Field(default=24 * 3600, ge=1, le=366 * 24 * 3600)
-    max_file_bytes: int = Field(default=5 * 1024**3, ge=1)
-    retention_days: int = Field(default=90, ge=1)
+    approval_timeout_seconds: int = Field(
+        default=C.DEFAULT_APPROVAL_TIMEOUT_SECONDS, ge=1, le=366 * 24 * 3600
+    )
+    max_file_bytes: int = Field(
+        default=C.DEFAULT_MAX_FILE_BYTES, ge=1, le=C.max_transform_bytes(C.LAMBDA_MAX_TIMEOUT_SECONDS)
+    )
+    retention_days: int = Field(default=C.DEFAULT_RETENTION_DAYS, ge=1)
 
     @field_validator("workflow")
     @classmethod
@@ -32,6 +36,27 @@ class Settings(BaseModel):
         if value not in C.WORKFLOWS:
             raise ValueError(f"workflow must be one of {', '.join(C.WORKFLOWS)}, not {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _records_outlive_the_wait(self) -> Settings:
+        """A job record expires (DynamoDB TTL) retention_days after it was created: it must still be there
+        when the longest approval wait ends, or the decision would find no job."""
+        needed = C.min_retention_days(self.approval_timeout_seconds)
+        if self.retention_days < needed:
+            raise ValueError(
+                f"retention_days ({self.retention_days}) must be at least {needed}: job records must outlive "
+                f"the approval timeout ({self.approval_timeout_seconds} s) by {C.RETENTION_MARGIN_DAYS} days"
+            )
+        return self
+
+    def file_too_large(self, size: int) -> str:
+        """Why a file of `size` bytes is refused: the limit, and where the limit comes from."""
+        return (
+            f"file is {size:,} bytes; the limit is {self.max_file_bytes:,} bytes ({C.ENV_MAX_FILE_BYTES}), "
+            "set so that the transform of a whole file fits in one function invocation "
+            f"(at most {C.LAMBDA_MAX_TIMEOUT_SECONDS} s, at an assumed "
+            f"{C.TRANSFORM_BYTES_PER_SECOND / 1024**2:g} MiB/s)"
+        )
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

@@ -52,3 +52,16 @@ run "name_timeouts_and_pipelines_are_validated" {
 
   expect_failures = [var.name, var.execution_timeout_seconds, var.enable_step_functions]
 }
+
+run "file_size_and_job_retention_are_validated" {
+  command = plan
+
+  variables {
+    max_file_bytes            = 5368709120 # 5 GiB cannot be transformed within one 900 s invocation
+    approval_timeout_seconds  = 31536000
+    execution_timeout_seconds = 31622400
+    job_retention_days        = 90 # a year-long wait needs 365 + 7
+  }
+
+  expect_failures = [var.max_file_bytes, var.job_retention_days]
+}

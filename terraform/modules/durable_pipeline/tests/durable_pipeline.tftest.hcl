@@ -134,3 +134,25 @@ run "timeouts_and_concurrency_are_validated" {
 
   expect_failures = [var.execution_timeout_seconds, var.starter_max_concurrency]
 }
+
+run "file_size_and_job_retention_are_validated" {
+  command = plan
+
+  variables {
+    orchestrator_timeout = 300 # 4 MiB/s x 240 s < the default 1 GiB
+    job_retention_days   = 7   # the default one-day approval timeout needs 1 + 7
+  }
+
+  expect_failures = [var.max_file_bytes, var.job_retention_days]
+}
+
+run "a_year_long_wait_with_records_kept_a_year_and_a_week_is_accepted" {
+  command = plan
+
+  variables {
+    approval_timeout_seconds  = 31536000
+    execution_timeout_seconds = 31622400
+    job_retention_days        = 372
+    max_file_bytes            = 3523215360 # 4 MiB/s x (900 - 60) s
+  }
+}

@@ -146,3 +146,15 @@ run "a_logged_traced_state_machine_over_the_task_aliases" {
     error_message = "Only the approval topic may be published to."
   }
 }
+
+run "file_size_and_job_retention_are_validated" {
+  command = plan
+
+  variables {
+    transform_timeout        = 300 # 4 MiB/s x 240 s < the default 1 GiB
+    approval_timeout_seconds = 2592000
+    job_retention_days       = 36 # a 30-day wait needs 30 + 7
+  }
+
+  expect_failures = [var.max_file_bytes, var.job_retention_days]
+}
