@@ -26,6 +26,14 @@ os.environ.update(
 )
 
 
+# AWS's limits and the fault injector sit in front of every botocore client the tests create (the
+# handlers' shared clients included): what AWS refuses is refused here too, and faults can be injected.
+from etl_local import faults, limits  # noqa: E402
+
+limits.install()
+faults.install()
+
+
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     """Load pytest-terraform only where terraform is installed: without one the plugin aborts the
     whole run, so pyproject.toml blocks its entry point (`-p no:terraform`). Loaded here, before the
@@ -76,3 +84,15 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         yield Stack(resources, session)
         clients.reset()
         config.settings.cache_clear()
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """botocore's retry back-off is recorded instead of slept (a fault test retries many times)."""
+    import types
+
+    import botocore.endpoint
+
+    slept: list[float] = []
+    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=slept.append))
+    return slept

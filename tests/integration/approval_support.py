@@ -9,6 +9,7 @@ call and can be told to fail the next ones.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -255,7 +256,12 @@ class ApprovalEnv:
         steps.register(ref, job_id, cfg)
         extracted = steps.extract(StartRequest(job_id=job_id, object=ref), cfg)
         loaded = steps.load(steps.transform(extracted, cfg), cfg)
-        callback_token = ("cb-" if workflow == C.DURABLE else "AQCEAAAAKgAAAA") + secrets.token_urlsafe(48)
+        # Shaped like the real ones: a durable callback id is base64 (the API's pattern), a task token opaque.
+        callback_token = (
+            base64.b64encode(secrets.token_bytes(48)).decode()
+            if workflow == C.DURABLE
+            else "AQCEAAAAKgAAAA" + secrets.token_urlsafe(48)
+        )
         steps.request_approval(loaded, callback_token, cfg)
         token = self._token_from_email(job_id)
         hashed = self.repo.approval_secrets(job_id).review_token_hash

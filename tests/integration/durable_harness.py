@@ -22,8 +22,10 @@ from botocore.exceptions import ClientError
 
 from etl_aws import clients, config
 from etl_aws.models import ObjectRef, StartRequest
+from etl_local import limits, metering
 
 AWS_PAYLOAD_LIMIT = 256 * 1024
+DURABLE_KEY = "durable-orchestrator"  # the function its AWS calls are attributed to (faults, metering)
 ORCHESTRATOR_ALIAS = "arn:aws:lambda:us-east-1:123456789012:function:test-durable-orchestrator:live"
 
 
@@ -98,12 +100,13 @@ class DurableHarness:
 
         @durable_execution
         def function(event: Any, context: Any) -> Any:
-            with config.using(cfg):
+            with config.using(cfg), metering.attributed_to(DURABLE_KEY):
                 return workflow(event, context)
 
         self.runner = DurableFunctionTestRunner(handler=function, skip_time=skip_time, poll_interval=0.05)
         self.guard = PayloadGuard()
         service = self.runner._service_client
+        limits.guard_durable_checkpoints(service)  # refuses what the service refuses (> 256 KB)
         original = service.checkpoint
 
         def checkpoint(*args: Any, **kwargs: Any) -> Any:

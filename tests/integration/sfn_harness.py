@@ -41,6 +41,7 @@ from etl_aws import callbacks, clients, config, identity
 from etl_aws import contract as C
 from etl_aws.jobs import Job, JobsRepository, now_iso
 from etl_aws.models import Decision, JobStatus, ObjectRef
+from etl_local import limits, metering
 from etl_local.functions import LambdaContext
 from etl_local.resources import ACCOUNT, REGION, env_for
 from etl_local.sfn import ALIAS, TASK_KEYS
@@ -103,14 +104,17 @@ class LambdaRouter:
         with self._lock:
             if self._closed:
                 return json.dumps({"errorType": "TestOver", "errorMessage": "the test has ended"}), True, ""
-            with config.using(config.Settings.from_env(dict(fn.environment_vars or {}))):
+            settings = config.Settings.from_env(dict(fn.environment_vars or {}))
+            with config.using(settings), metering.attributed_to(_function_key(fn.handler)):
                 try:
                     result = handler(event, context)
                 except Exception as exc:
                     self.invocations.append(Invocation(fn.function_name, event, type(exc).__name__))
                     return json.dumps(_lambda_error(exc)), True, ""
             self.invocations.append(Invocation(fn.function_name, event, None))
-        return json.dumps(result), False, ""
+        payload = json.dumps(result)
+        too_large = limits.task_result_error(payload)  # AWS fails a state whose result is over 256 KB
+        return (too_large, True, "") if too_large else (payload, False, "")
 
     def calls(self, function: str) -> list[Invocation]:
         return [i for i in self.invocations if i.function == function]
@@ -119,6 +123,11 @@ class LambdaRouter:
         """Wait for a running handler to return, then refuse any later invocation."""
         with self._lock:
             self._closed = True
+
+
+def _function_key(handler_path: str) -> str:
+    """The contract key of the function whose handler this is (its AWS calls are attributed to it)."""
+    return next(f.key for f in C.FUNCTIONS if f.handler == handler_path)
 
 
 class RetryClock:

@@ -17,7 +17,7 @@ from etl_aws import contract as C
 from etl_aws.errors import DecisionGone, TransientError
 from etl_aws.models import Decision
 
-TOKEN = "cb-0c1d2e3f-opaque-callback-id"
+TOKEN = "Y2ItMGMxZDJlM2Ytb3BhcXVlLWNhbGxiYWNrLWlk"  # base64, as the service issues callback ids
 APPROVE = Decision(
     approved=True,
     reviewer="arn:aws:iam::123456789012:user/alice",

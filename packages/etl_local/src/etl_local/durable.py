@@ -13,6 +13,7 @@ from aws_durable_execution_sdk_python_testing.model import Execution as Executio
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 from aws_durable_execution_sdk_python_testing.stores.sqlite import SQLiteExecutionStore
 
+from etl_local import limits
 from etl_local.resources import ACCOUNT, REGION
 
 
@@ -39,6 +40,8 @@ class DurableEngine:
             poll_interval=poll_interval,
             region=REGION,
         )
+        # The engine accepts checkpoints of any size; the Lambda service refuses those over 256 KB.
+        limits.guard_durable_checkpoints(self.runner._service_client)
         self._lock = threading.Lock()
         self._arns: dict[str, str] = {}
 

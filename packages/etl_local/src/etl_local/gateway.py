@@ -10,6 +10,7 @@ function). An unknown route is 403 "Missing Authentication Token", as on AWS.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import datetime as dt
 import hmac
 import json
@@ -27,12 +28,12 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from etl_local import limits
 from etl_local.http import LoopbackServer
 from etl_local.resources import ACCOUNT, REGION
 
 SIGNING_SERVICE = "execute-api"
 MAX_CLOCK_SKEW = dt.timedelta(minutes=15)
-_MAX_BODY = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,8 @@ class Gateway(LoopbackServer):
         self.principals = dict(principals)
         self.requests: Counter[str] = Counter()  # by route "METHOD /resource"
         self.refused: Counter[int] = Counter()
+        self.timeout = limits.API_GATEWAY_TIMEOUT
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="gateway")
         self._lock = threading.Lock()
         self._listen(_handler_class(self), "local-gateway", host)
 
@@ -210,8 +213,13 @@ class Gateway(LoopbackServer):
         with self._lock:
             self.requests[f"{route.method} {route.resource}"] += 1
         event = proxy_event(route, params, method, path, parts.query, headers, body, source_ip, principal)
+        # As API Gateway: the integration gets `timeout` seconds (29 by default), then the caller gets a 504
+        # while the function runs on to its own end.
+        call = self._pool.submit(self._invoke, event)
         try:
-            response = self._invoke(event)
+            response = call.result(timeout=self.timeout)
+        except concurrent.futures.TimeoutError:
+            return 504, {"Content-Type": "application/json"}, b'{"message": "Endpoint request timed out"}'
         except Exception:
             return 502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}'
         out_headers = {k: str(v) for k, v in (response.get("headers") or {}).items()}
@@ -220,6 +228,10 @@ class Gateway(LoopbackServer):
         raw = response.get("body") or ""
         data = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
         return int(response.get("statusCode", 200)), out_headers, data
+
+    def stop(self) -> None:
+        super().stop()
+        self._pool.shutdown(wait=False)
 
     def _refuse(self, status: int, message: str) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
@@ -246,8 +258,10 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            if length > _MAX_BODY:
-                self._send(413, {"Content-Type": "application/json"}, b'{"message": "Request too large"}')
+            if length > limits.API_GATEWAY_PAYLOAD:
+                while length > 0:  # read it (and drop it) so the client hears the answer
+                    length -= len(self.rfile.read(min(length, 1 << 20)) or b"x" * length)
+                self._send(413, {"Content-Type": "application/json"}, b'{"message": "Request Too Long"}')
                 return
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}

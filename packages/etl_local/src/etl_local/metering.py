@@ -33,6 +33,11 @@ def attributed_to(key: str) -> Iterator[None]:
         _current.reset(token)
 
 
+def current_function() -> str | None:
+    """The function key the running code's requests count for (None outside a hosted invocation)."""
+    return _current.get()
+
+
 class AwsRequestMeter:
     """(function key, service, operation) → requests made."""
 

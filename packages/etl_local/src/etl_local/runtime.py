@@ -31,6 +31,7 @@ from etl_aws import clients, config, identity
 from etl_aws import contract as C
 from etl_aws.jobs import Job, JobsRepository
 from etl_aws.models import JobStatus, ObjectRef
+from etl_local import faults, limits
 from etl_local import sfn as sfn_pipeline
 from etl_local.durable import DurableEngine
 from etl_local.functions import FunctionHost, HostedFunction
@@ -154,6 +155,9 @@ class LocalRuntime:
 
     def _start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        # What AWS refuses is refused here too; faults can be injected into any call (etl_local.faults).
+        limits.install()
+        faults.install()
         # The engine's warnings quote callback ids, which are secrets: keep them off the terminal.
         logging.getLogger("aws_durable_execution_sdk_python_testing").setLevel(logging.ERROR)
         port = free_port()

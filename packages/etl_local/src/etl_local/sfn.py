@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from etl_aws import contract as C
+from etl_local import limits
 
 ALIAS = "live"
 TASK_KEYS = {  # ASL placeholder key → FunctionSpec key
@@ -142,6 +143,9 @@ def route_lambda_invocations(invoke: Callable[[str, Any], tuple[str, bool]]) -> 
 
     def _invoke_lambda(fn: Any, event: Any = None) -> tuple[str, bool, str]:
         payload, errored = invoke(fn.function_name, event if event is not None else {})
+        too_large = limits.task_result_error(payload)  # AWS fails a state whose result is over 256 KB
+        if too_large is not None:
+            return too_large, True, ""
         return payload, errored, ""
 
     LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
