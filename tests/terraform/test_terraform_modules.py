@@ -49,9 +49,16 @@ def test_terraform_test_file_passes(test_file: str, terraform_results: Results) 
 def test_the_copy_keeps_only_what_the_mirrors_provider_knows(terraform: Terraform) -> None:
     main = Path(terraform.workdir) / "modules" / "lambda_function" / "main.tf"
     real = TERRAFORM_DIR / "modules" / "lambda_function" / "main.tf"
+    table = Path(terraform.workdir) / "modules" / "storage" / "dynamodb.tf"
+    real_table = TERRAFORM_DIR / "modules" / "storage" / "dynamodb.tf"
     assert 'dynamic "durable_config"' in real.read_text()
+    assert real_table.read_text().count("key_schema {") == 2
     if terraform.provider_version.split(".")[0] == "5":
         assert 'dynamic "durable_config"' not in main.read_text()
-        assert all(">= 6.25" not in p.read_text() for p in Path(terraform.workdir).rglob("versions.tf")), (
+        assert "key_schema {" not in table.read_text()
+        assert 'hash_key = "status"' in table.read_text()
+        assert 'range_key = "updated_at"' in table.read_text()
+        floors = [p.read_text() for p in Path(terraform.workdir).rglob("versions.tf")]
+        assert all(">= 6." not in text for text in floors), (
             "every provider floor must be relaxed for the mirror"
         )

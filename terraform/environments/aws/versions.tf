@@ -5,8 +5,9 @@ terraform {
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # 6.25 added `durable_config` to aws_lambda_function.
-      version = ">= 6.25"
+      # The highest floor of the modules: storage's 6.62 (the jobs index's `key_schema`); the durable
+      # pipeline needs 6.25 (`durable_config` of aws_lambda_function).
+      version = ">= 6.62"
     }
   }
 

@@ -22,11 +22,20 @@ resource "aws_dynamodb_table" "jobs" {
   }
 
   # `etl jobs list --status PENDING_APPROVAL` and the API's GET /jobs?status= read this index.
+  # Its keys are `key_schema` blocks: the index's `hash_key`/`range_key` are deprecated since 6.29.
   global_secondary_index {
     name            = local.jobs_status_index
-    hash_key        = "status"
-    range_key       = "updated_at"
     projection_type = "ALL"
+
+    key_schema {
+      attribute_name = "status"
+      key_type       = "HASH"
+    }
+
+    key_schema {
+      attribute_name = "updated_at"
+      key_type       = "RANGE"
+    }
   }
 
   ttl {
