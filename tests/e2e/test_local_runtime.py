@@ -188,3 +188,19 @@ def wait_until(predicate: Any, timeout: float = 30.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+@pytest.mark.parametrize("workflow", [C.DURABLE, pytest.param(C.STEP_FUNCTIONS, marks=needs_sfn)])
+def test_an_upper_case_csv_starts_a_job_and_any_other_upload_ends_failed(
+    runtime: LocalRuntime, workflow: str
+) -> None:
+    """S3's notification filter is case-sensitive: the bucket notifies every object under uploads/ and the
+    starter decides, so neither file is dropped without a trace."""
+    csv_job = runtime.upload(workflow, "uploads/UPPER CASE.CSV", csv_file(seed=11))
+    other_job = runtime.upload(workflow, "uploads/notes.txt", b"not a csv\n")
+
+    assert runtime.wait_for(csv_job, WAITING).status == JobStatus.PENDING_APPROVAL
+    other = runtime.wait_for(other_job, TERMINAL)
+    assert other.status == JobStatus.FAILED
+    assert other.error is not None
+    assert other.error["code"] == C.UNSUPPORTED_FILE_TYPE
