@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from etl_local.faults import INJECTOR, Fault, Rule
+from etl_local.faults import INJECTOR, Fault, Rule, attempts
 from etl_local.metering import attributed_to
 
 
@@ -39,7 +39,10 @@ def test_faults_on_every_attempt_reach_the_caller_and_nothing_happens(
     aws: Any, s3: Any, service: str, fault: Fault, code: str
 ) -> None:
     bucket = aws.raw_bucket("durable")
-    with INJECTOR.injecting(Rule(service, "PutObject", fault, times=5)), pytest.raises(ClientError) as exc:
+    with (
+        INJECTOR.injecting(Rule(service, "PutObject", fault, times=attempts())),
+        pytest.raises(ClientError) as exc,
+    ):
         s3.put_object(Bucket=bucket, Key="a", Body=b"x")
     assert exc.value.response["Error"]["Code"] == code
     assert keys(s3, bucket) == []
@@ -47,7 +50,7 @@ def test_faults_on_every_attempt_reach_the_caller_and_nothing_happens(
 
 def test_dynamodb_throttle_is_its_own_error(aws: Any, no_backoff: list[float]) -> None:
     table = aws.session.resource("dynamodb").Table(aws.resources["jobs_table"])
-    rule = Rule("dynamodb", "PutItem", Fault.THROTTLE, times=5)
+    rule = Rule("dynamodb", "PutItem", Fault.THROTTLE, times=attempts())
     with INJECTOR.injecting(rule), pytest.raises(ClientError) as exc:
         table.put_item(Item={"job_id": "j"})
     assert exc.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
@@ -66,7 +69,7 @@ def test_lost_response_takes_effect_and_the_retry_arrives_twice(aws: Any, no_bac
 
 def test_lost_responses_on_every_attempt_surface_as_a_read_timeout(aws: Any, s3: Any) -> None:
     bucket = aws.raw_bucket("durable")
-    rule = Rule("s3", "PutObject", Fault.LOST_RESPONSE, times=5)
+    rule = Rule("s3", "PutObject", Fault.LOST_RESPONSE, times=attempts())
     with INJECTOR.injecting(rule), pytest.raises(ReadTimeoutError):
         s3.put_object(Bucket=bucket, Key="a", Body=b"x")
     assert keys(s3, bucket) == ["a"]  # it took effect all the same
@@ -74,7 +77,7 @@ def test_lost_responses_on_every_attempt_surface_as_a_read_timeout(aws: Any, s3:
 
 def test_rules_can_target_one_function_and_skip_calls(aws: Any, s3: Any) -> None:
     bucket = aws.raw_bucket("durable")
-    rule = Rule("s3", "PutObject", Fault.TRANSIENT, skip=1, times=5, function="sfn-load")
+    rule = Rule("s3", "PutObject", Fault.TRANSIENT, skip=1, times=attempts(), function="sfn-load")
     with INJECTOR.injecting(rule):
         s3.put_object(Bucket=bucket, Key="other-caller", Body=b"x")  # not the targeted function
         with attributed_to("sfn-load"):

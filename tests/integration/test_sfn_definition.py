@@ -229,7 +229,12 @@ def test_approval_waits_for_the_task_token(asl: dict[str, Any]) -> None:
     payload = approval["Parameters"]["Payload"]
 
     assert approval["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
-    assert payload == {"job_id.$": "$.job_id", "loaded.$": "$", "task_token.$": "$$.Task.Token"}
+    assert payload == {
+        "job_id.$": "$.job_id",
+        "loaded.$": "$",
+        "task_token.$": "$$.Task.Token",
+        "execution_arn.$": "$$.Execution.Id",  # where the approval service reads a delivery's outcome
+    }
     assert approval["ResultPath"] == "$.decision"  # the decision joins the state; the token does not
     assert "OutputPath" not in approval
     assert "ResultSelector" not in approval

@@ -90,11 +90,6 @@ def test_a_delete_marker_while_waiting_still_completes_with_the_pinned_version(a
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finalize publishes before it archives and a vanished version surfaces as a raw ClientError: "
-    "needs the finalize/_archive rewrite in etl_aws.steps (archive first, refuse with source_missing)",
-)
 def test_a_source_version_destroyed_while_waiting_ends_failed_with_nothing_published(
     aws: Any, run: Any
 ) -> None:

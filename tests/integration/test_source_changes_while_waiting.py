@@ -72,12 +72,6 @@ def test_a_delete_marker_while_waiting_still_archives_and_publishes_the_pinned_v
     assert versions(aws, ref.bucket, ref.key) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finalize publishes to processed/ before it archives, and a vanished source version surfaces "
-    "as a raw ClientError: needs the finalize/_archive rewrite in etl_aws.steps (archive first, refuse "
-    "with source_missing)",
-)
 def test_a_source_version_destroyed_while_waiting_fails_the_job_and_publishes_nothing(
     aws: Any, workflow: str
 ) -> None:
@@ -121,11 +115,6 @@ def test_an_overwrite_while_waiting_is_a_new_job_and_the_old_one_archives_its_ow
     assert repo.get(new_job).source["version_id"] == new.version_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="steps.extract writes its own file_too_large message; it should use Settings.file_too_large "
-    "(the limit, the variable and why), which needs a change in etl_aws.steps",
-)
 def test_a_file_over_the_limit_is_refused_at_extract_with_the_limit_and_the_reason(
     aws: Any, workflow: str
 ) -> None:

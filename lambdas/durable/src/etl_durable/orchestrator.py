@@ -75,8 +75,11 @@ def run(request: StartRequest, context: DurableContext) -> dict[str, Any]:
             name="approval",
             config=CallbackConfig(timeout=Duration.from_seconds(cfg.approval_timeout_seconds)),
         )
+        execution_arn = context.state.durable_execution_arn
         context.step(
-            lambda _: small(steps.request_approval(loaded, callback.callback_id)),
+            lambda _: small(
+                steps.request_approval(loaded, callback.callback_id, execution_arn=execution_arn)
+            ),
             name="request-approval",
             config=STEP,
         )

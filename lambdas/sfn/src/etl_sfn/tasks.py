@@ -31,6 +31,7 @@ class ApprovalTask(_Event):
 
     loaded: Loaded
     task_token: str = Field(min_length=1, repr=False)
+    execution_arn: str | None = None
 
 
 class TaskError(_Event):
@@ -89,7 +90,9 @@ def load_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
 def request_approval_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Store the task token and notify; the state machine then waits for the decision (SendTaskSuccess)."""
     task = ApprovalTask.model_validate(event)
-    return small(steps.request_approval(task.loaded, callback_token=task.task_token, cfg=settings()))
+    return small(
+        steps.request_approval(task.loaded, task.task_token, settings(), execution_arn=task.execution_arn)
+    )
 
 
 @_task

@@ -256,18 +256,24 @@ class JobsRepository:
     # ---- approval --------------------------------------------------------------------------------
 
     def store_approval(
-        self, job_id: str, callback_token: str, review_token_hash: str, approval_expires_at: str
+        self,
+        job_id: str,
+        callback_token: str,
+        review_token_hash: str,
+        approval_expires_at: str,
+        execution_arn: str | None = None,
     ) -> Job:
-        """Keep the callback reference and the hashed review token, and enter PENDING_APPROVAL."""
+        """Keep the callback reference, the hashed review token and the waiting execution's ARN (where
+        the truth about a delivery is read), and enter PENDING_APPROVAL."""
+        fields = {
+            "callback_token": callback_token,
+            "review_token_hash": review_token_hash,
+            "approval_expires_at": approval_expires_at,
+        }
+        if execution_arn:
+            fields["execution_arn"] = execution_arn
         return self.transition(
-            job_id,
-            [JobStatus.LOADED, JobStatus.PENDING_APPROVAL],
-            JobStatus.PENDING_APPROVAL,
-            {
-                "callback_token": callback_token,
-                "review_token_hash": review_token_hash,
-                "approval_expires_at": approval_expires_at,
-            },
+            job_id, [JobStatus.LOADED, JobStatus.PENDING_APPROVAL], JobStatus.PENDING_APPROVAL, fields
         )
 
     def approval_secrets(self, job_id: str) -> ApprovalSecrets:

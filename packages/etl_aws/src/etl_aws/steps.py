@@ -17,11 +17,12 @@ from typing import Any, ParamSpec, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 import etl_core
-from etl_aws import clients, notify, tokens
+from etl_aws import callbacks, clients, notify, tokens
 from etl_aws import contract as C
 from etl_aws.config import Settings, settings
 from etl_aws.errors import FileRejected, InvalidTransition, TransientError
 from etl_aws.jobs import Job, JobsRepository, iso_in, now_iso
+from etl_aws.layout import OUTPUT_FILES, archive_key, key_problem, processed_key, staging_key
 from etl_aws.models import (
     TERMINAL,
     ApprovalRequested,
@@ -91,18 +92,6 @@ def _s3() -> Any:
     return clients.client("s3")
 
 
-def staging_key(job_id: str, name: str) -> str:
-    return f"{C.STAGING_PREFIX}{job_id}/{name}"
-
-
-def processed_key(job_id: str, name: str) -> str:
-    return f"{C.PROCESSED_PREFIX}{job_id}/{name}"
-
-
-def archive_key(job_id: str, file_name: str) -> str:
-    return f"{C.ARCHIVE_PREFIX}{job_id}/{file_name}"
-
-
 def _refuse(repo: JobsRepository, job_id: str, code: str, message: str) -> FileRejected:
     """Mark the job FAILED with the reason (the source stays where it is) and return the error to raise."""
     with contextlib.suppress(InvalidTransition):  # already terminal: nothing more to record
@@ -149,6 +138,9 @@ def extract(request: StartRequest, cfg: Settings | None = None) -> Extracted:
     if job.status != JobStatus.RECEIVED:
         return Extracted(job_id=job_id, source=_source_of(job))
 
+    problem_with_keys = key_problem(job_id, ref.key)
+    if problem_with_keys:  # refused now, not after a reviewer approved a file that cannot be archived
+        raise _refuse(repo, job_id, "key_too_long", problem_with_keys)
     args: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key}
     if ref.version_id:
         args["VersionId"] = ref.version_id
@@ -168,12 +160,7 @@ def extract(request: StartRequest, cfg: Settings | None = None) -> Extracted:
     if source.size == 0:
         raise _refuse(repo, job_id, etl_core.errors.EMPTY, "file is empty")
     if source.size > cfg.max_file_bytes:
-        raise _refuse(
-            repo,
-            job_id,
-            "file_too_large",
-            f"file is {source.size:,} bytes; the limit is {cfg.max_file_bytes:,}",
-        )
+        raise _refuse(repo, job_id, "file_too_large", cfg.file_too_large(source.size))
     problem = _check_head(source)
     if problem is not None:
         raise _refuse(repo, job_id, problem.code, problem.message)
@@ -322,25 +309,28 @@ def load(transformed: Transformed, cfg: Settings | None = None) -> Loaded:
 
 
 @transient_aware
-def request_approval(loaded: Loaded, callback_token: str, cfg: Settings | None = None) -> ApprovalRequested:
-    """Store the callback reference and a hashed review token, then e-mail the reviewers once."""
+def request_approval(
+    loaded: Loaded, callback_token: str, cfg: Settings | None = None, execution_arn: str | None = None
+) -> ApprovalRequested:
+    """Store the callback reference and a hashed review token, then e-mail the reviewers once.
+
+    Run again (a retried Step Functions task waits on a new task token), it points the job at the new
+    token; and when a decision was recorded meanwhile, it delivers that decision to the new token at
+    once, so no recorded decision is left waiting on a token nobody will answer.
+    """
     cfg = cfg or settings()
     repo = _repo(cfg)
     job_id = loaded.job_id
     bind_job(job_id)
     job = repo.get(job_id)
     if job.notified_at and job.approval_expires_at:
-        if job.status == JobStatus.PENDING_APPROVAL and (
-            repo.approval_secrets(job_id).callback_token != callback_token
-        ):  # a retried Step Functions task waits on a new task token: deliver the decision to that one
-            with contextlib.suppress(InvalidTransition):  # a decision arrived meanwhile
-                repo.update(job_id, {"callback_token": callback_token}, only_if=[JobStatus.PENDING_APPROVAL])
+        _follow_new_token(repo, job, callback_token)
         return ApprovalRequested(job_id=job_id, approval_expires_at=job.approval_expires_at)
     if job.status not in (JobStatus.LOADED, JobStatus.PENDING_APPROVAL):
         raise InvalidTransition(f"job {job_id} is {job.status}: cannot request approval")
     token = tokens.new_token()
     expires_at = iso_in(cfg.approval_timeout_seconds)
-    job = repo.store_approval(job_id, callback_token, tokens.hash_token(token), expires_at)
+    job = repo.store_approval(job_id, callback_token, tokens.hash_token(token), expires_at, execution_arn)
     subject, body = notify.approval_message(
         job_id, job.file_name, job.counts, job.reasons, cfg.api_url, token, expires_at
     )
@@ -349,6 +339,25 @@ def request_approval(loaded: Loaded, callback_token: str, cfg: Settings | None =
     repo.update(job_id, {"notified_at": now_iso()})
     logger.info("approval requested", extra={"approval_expires_at": expires_at})
     return ApprovalRequested(job_id=job_id, approval_expires_at=expires_at)
+
+
+def _follow_new_token(repo: JobsRepository, job: Job, callback_token: str) -> None:
+    """The workflow now waits on `callback_token`: store it, and deliver a decision recorded meanwhile."""
+    secrets = repo.approval_secrets(job.job_id)
+    if secrets.callback_token == callback_token or job.finalized_at:
+        return
+    if job.status == JobStatus.PENDING_APPROVAL:
+        try:
+            repo.update(job.job_id, {"callback_token": callback_token}, only_if=[JobStatus.PENDING_APPROVAL])
+            return
+        except InvalidTransition:  # a decision arrived meanwhile: deliver it below
+            job = repo.get(job.job_id)
+    if job.decision is None or job.status not in (JobStatus.APPROVED, JobStatus.REJECTED):
+        return
+    repo.update(job.job_id, {"callback_token": callback_token}, only_if=[job.status])
+    callbacks.send_decision(secrets.workflow, callback_token, Decision.model_validate(job.decision))
+    repo.mark_callback_sent(job.job_id)
+    logger.info("recorded decision delivered to the retried approval request")
 
 
 # ---- finalize -------------------------------------------------------------------------------------
@@ -362,14 +371,19 @@ def finalize(
     error: dict[str, str] | None = None,
     cfg: Settings | None = None,
 ) -> Finalized:
-    """End the job. Approved: publish to processed/<job_id>/ and archive the source → COMPLETED.
+    """End the job. Approved: archive the source, then publish to processed/<job_id>/ → COMPLETED.
     Rejected / expired: publish nothing, archive the source → REJECTED / EXPIRED.
-    Failed: record the error, keep the source in place → FAILED. Safe to re-run after a crash."""
+    Failed: record the error, take back anything published, keep the source in place → FAILED.
+
+    Publishing is the commit point: it comes after every other part that can fail for good, and a job
+    that ends any other way has nothing under processed/. Safe to re-run after a crash at any point."""
     cfg = cfg or settings()
     repo = _repo(cfg)
     bind_job(job_id)
     job = repo.get(job_id)
     if job.finalized_at and job.terminal:
+        if job.status != JobStatus.FAILED:
+            _delete_staging(cfg, job_id)  # a crash after the commit may have left it
         return Finalized(job_id=job_id, status=job.status, outputs=job.outputs)
     if outcome == Outcome.FAILED:
         return _finalize_failed(repo, job, cfg, error or {"code": "error", "message": "the workflow failed"})
@@ -387,12 +401,12 @@ def finalize(
     )
     if job.status not in allowed:
         raise InvalidTransition(f"job {job_id} is {job.status}: cannot end {status}")
-    source = _source_of(job)
-    archived = _archive(job_id, source)
+    outputs = {}
+    archived = _archive(job_id, _source_of(job))
+    if archived:
+        outputs["archive"] = archived
+    done = repo.transition(job_id, allowed, status, {"finalized_at": now_iso(), "outputs": outputs})
     _delete_staging(cfg, job_id)
-    done = repo.transition(
-        job_id, allowed, status, {"finalized_at": now_iso(), "outputs": {"archive": archived}}
-    )
     logger.info("finalized", extra={"status": status.value})
     return Finalized(job_id=job_id, status=done.status, outputs=done.outputs)
 
@@ -400,21 +414,31 @@ def finalize(
 def _finalize_approved(repo: JobsRepository, job: Job, cfg: Settings) -> Finalized:
     if job.status not in (JobStatus.APPROVED, JobStatus.COMPLETED):
         raise InvalidTransition(f"job {job.job_id} is {job.status}: cannot publish")
-    outputs = {}
-    for name in (C.RECORDS_FILE, C.REJECTS_FILE, C.MANIFEST_FILE):
+    archived = _archive(job.job_id, _source_of(job))
+    if archived is None:
+        raise _refuse(
+            repo,
+            job.job_id,
+            "source_missing",
+            "the uploaded file was deleted while the job waited for its decision; nothing was published",
+        )
+    outputs = {"archive": archived}
+    s3 = _s3()
+    for name in OUTPUT_FILES:  # the manifest last: a consumer that sees it sees the whole output
         src, dst = staging_key(job.job_id, name), processed_key(job.job_id, name)
-        _copy_once(cfg.output_bucket, src, None, cfg.output_bucket, dst)
+        s3.copy({"Bucket": cfg.output_bucket, "Key": src}, cfg.output_bucket, dst)
         outputs[name.split(".")[0]] = dst
-    outputs["archive"] = _archive(job.job_id, _source_of(job))
-    _delete_staging(cfg, job.job_id)
     done = repo.transition(
         job.job_id, [JobStatus.APPROVED], JobStatus.COMPLETED, {"finalized_at": now_iso(), "outputs": outputs}
     )
+    _delete_staging(cfg, job.job_id)
     logger.info("finalized", extra={"status": "COMPLETED"})
     return Finalized(job_id=job.job_id, status=done.status, outputs=done.outputs)
 
 
 def _finalize_failed(repo: JobsRepository, job: Job, cfg: Settings, error: dict[str, str]) -> Finalized:
+    if job.status != JobStatus.COMPLETED:
+        _retract(cfg, job.job_id)  # a publish cut short must not stay visible to consumers
     _delete_staging(cfg, job.job_id)
     fields: dict[str, Any] = {"finalized_at": now_iso()}
     if job.status != JobStatus.FAILED:
@@ -429,25 +453,30 @@ def _finalize_failed(repo: JobsRepository, job: Job, cfg: Settings, error: dict[
     return Finalized(job_id=job.job_id, status=done.status, outputs=done.outputs)
 
 
-def _copy_once(src_bucket: str, src_key: str, version_id: str | None, dst_bucket: str, dst_key: str) -> None:
-    """Copy, tolerating a re-run after the source was already removed by an earlier, crashed run."""
+_GONE = ("404", "NoSuchKey", "NoSuchVersion", "412", "PreconditionFailed")
+
+
+def _archive(job_id: str, source: Source) -> str | None:
+    """Move the exact source version to archive/<job_id>/; a newer upload of the same key is untouched.
+
+    Returns the archive key, or None when the source version no longer exists and was never archived
+    (it was deleted, or overwritten in a bucket without versioning, while the job waited)."""
+    key = archive_key(job_id, source.key)
     s3 = _s3()
-    copy_source: dict[str, str] = {"Bucket": src_bucket, "Key": src_key}
-    if version_id:
-        copy_source["VersionId"] = version_id
+    copy_source: dict[str, str] = {"Bucket": source.bucket, "Key": source.key}
+    extra: dict[str, str] = {}
+    if source.version_id:
+        copy_source["VersionId"] = source.version_id
+    elif source.etag:
+        extra["CopySourceIfMatch"] = f'"{source.etag}"'  # never archive another upload's content
     try:
-        s3.copy(copy_source, dst_bucket, dst_key)
+        s3.copy(copy_source, source.bucket, key, ExtraArgs=extra or None)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NoSuchVersion"):
+        if exc.response.get("Error", {}).get("Code") not in _GONE:
             raise
-        s3.head_object(Bucket=dst_bucket, Key=dst_key)  # raises if the copy never happened
-
-
-def _archive(job_id: str, source: Source) -> str:
-    """Move the exact source version to archive/<job_id>/; a newer upload of the same key is untouched."""
-    key = archive_key(job_id, source.key.rsplit("/", 1)[-1])
-    _copy_once(source.bucket, source.key, source.version_id, source.bucket, key)
-    s3 = _s3()
+        if not _exists(source.bucket, key):
+            return None  # gone before it was archived
+        return key  # an earlier run archived it, then removed the source
     if source.version_id:
         s3.delete_object(Bucket=source.bucket, Key=source.key, VersionId=source.version_id)
     else:
@@ -460,7 +489,21 @@ def _archive(job_id: str, source: Source) -> str:
     return key
 
 
+def _exists(bucket: str, key: str) -> bool:
+    try:
+        _s3().head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            return False
+        raise
+    return True
+
+
 def _delete_staging(cfg: Settings, job_id: str) -> None:
-    s3 = _s3()
-    keys = [{"Key": staging_key(job_id, n)} for n in (C.RECORDS_FILE, C.REJECTS_FILE, C.MANIFEST_FILE)]
-    s3.delete_objects(Bucket=cfg.output_bucket, Delete={"Objects": keys, "Quiet": True})
+    keys = [{"Key": staging_key(job_id, n)} for n in OUTPUT_FILES]
+    _s3().delete_objects(Bucket=cfg.output_bucket, Delete={"Objects": keys, "Quiet": True})
+
+
+def _retract(cfg: Settings, job_id: str) -> None:
+    keys = [{"Key": processed_key(job_id, n)} for n in OUTPUT_FILES]
+    _s3().delete_objects(Bucket=cfg.output_bucket, Delete={"Objects": keys, "Quiet": True})

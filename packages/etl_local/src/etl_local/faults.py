@@ -10,8 +10,8 @@ AWS calls fail in three ways the code must survive, and the local stack shows no
 
 `INJECTOR` sits where requests leave botocore (the `before-send` event, ahead of moto's in-process
 stub, or in front of the HTTP send to a moto server), for every client created after `install()`.
-Each attempt counts: botocore's own retries see the fault too, so `times=5` exhausts the standard
-retry mode's five attempts and the caller sees the error, while `times=1` is absorbed by a retry.
+Each attempt counts: botocore's own retries see the fault too, so `times=attempts()` (6 for the
+handlers' clients: the first try and 5 retries) reaches the caller, while `times=1` is absorbed by a retry.
 
 A rule matches by service (botocore's service id, e.g. `s3`, `dynamodb`, `sfn`, `lambda`, `sns`), operation
 and, optionally, the function making the call (the function host marks each invocation, see
@@ -143,6 +143,15 @@ class FaultInjector:
 
 
 INJECTOR = FaultInjector()
+
+
+def attempts() -> int:
+    """How many attempts the handlers' shared clients make before a fault reaches the caller."""
+    from etl_aws import clients
+
+    return int(clients.client("s3").meta.config.retries["total_max_attempts"])
+
+
 _http = URLLib3Session()
 
 
