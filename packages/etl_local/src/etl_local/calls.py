@@ -1,0 +1,107 @@
+"""Records every AWS request a hosted function makes: which function, service, operation and parameters.
+
+The recorder sits on botocore's `before-parameter-build` event of every client created after `install()`
+(as `etl_local.faults` sits on `before-send`), so it sees the parameters the code passed, before they are
+serialized. Each request is attributed to the function whose invocation made it (`etl_local.metering`);
+requests made outside a hosted invocation (the tests' own set-up and checks) are not recorded.
+boto3's managed transfers (`s3.copy`, `upload_fileobj`) make their requests on worker threads, where the
+function's context variable is not set; `install()` makes those threads run in the submitting context,
+so their requests count for the function that started the transfer (as on Lambda, where they run in its
+sandbox). `tests/terraform` turns a recording into the inventory of calls it holds against botocore's
+models and each function's IAM policy.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from botocore import handlers
+from s3transfer.futures import BoundedExecutor
+
+from etl_local import metering
+
+# Parameters that carry data, not identity: left out so a recording stays small and holds no secrets.
+_DATA_PARAMETERS = frozenset({"Body", "Payload", "Result", "output", "Message", "Item", "input"})
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One request as the code made it (retries of the same request are not repeated here)."""
+
+    function: str
+    service: str  # botocore's service name: s3, dynamodb, sns, sqs, stepfunctions, lambda
+    operation: str  # the API operation: GetObject, UpdateItem, Invoke...
+    params: dict[str, Any]
+
+
+class CallRecorder:
+    """Collects RecordedCalls while `recording()` is active."""
+
+    def __init__(self) -> None:
+        self._calls: list[RecordedCall] | None = None
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def recording(self) -> Iterator[list[RecordedCall]]:
+        """Every request hosted functions make inside the block, in order."""
+        with self._lock:
+            self._calls = []
+            calls = self._calls
+        try:
+            yield calls
+        finally:
+            with self._lock:
+                self._calls = None
+
+    def record(self, params: dict[str, Any], model: Any) -> None:
+        function = metering.current_function()
+        if function is None or self._calls is None:
+            return
+        kept = {k: v for k, v in params.items() if k not in _DATA_PARAMETERS}
+        call = RecordedCall(function, model.service_model.service_name, model.name, kept)
+        with self._lock:
+            if self._calls is not None:
+                self._calls.append(call)
+
+
+RECORDER = CallRecorder()
+
+
+def _before_parameter_build(params: dict[str, Any], model: Any, **_: Any) -> None:
+    RECORDER.record(params, model)
+
+
+class _InContext:
+    """A transfer task that runs in the context it was submitted from."""
+
+    def __init__(self, task: Any) -> None:
+        self._context = contextvars.copy_context()
+        self._task = task
+        self.transfer_id = task.transfer_id
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._context.run(self._task, *args, **kwargs)
+
+
+_submit = BoundedExecutor.submit
+
+
+def _submit_in_context(self: BoundedExecutor, task: Any, tag: Any = None, block: bool = True) -> Any:
+    return _submit(self, _InContext(task), tag=tag, block=block)
+
+
+_installed = threading.Lock()
+
+
+def install() -> None:
+    """Record the requests of every botocore client created from now on in this process (idempotent)."""
+    with _installed:
+        BoundedExecutor.submit = _submit_in_context  # type: ignore[method-assign]
+        if any(spec[1] is _before_parameter_build for spec in handlers.BUILTIN_HANDLERS):
+            return
+        handlers.BUILTIN_HANDLERS.append(("before-parameter-build", _before_parameter_build))
