@@ -5,7 +5,24 @@ locals {
   out_staging   = "${var.output_bucket_arn}/${var.s3_prefixes.staging}*"
   out_processed = "${var.output_bucket_arn}/${var.s3_prefixes.processed}*"
 
-  kms_statements = var.kms_key_arn == null ? [] : [
+  # The orchestrator's own ARN, built from its name and this pipeline's queue ARN (partition, region,
+  # account): naming the function itself in its role's policy would be a cycle. Its durable executions
+  # are "<function ARN>:<version>/durable-execution/<name>/<id>", matched by ":*" and never by the
+  # unqualified ARN. https://docs.aws.amazon.com/lambda/latest/dg/durable-security.html
+  orchestrator_name = "${var.name}-durable-orchestrator"
+  arn_parts         = split(":", var.queue_arn)
+  own_executions    = "arn:${local.arn_parts[1]}:lambda:${local.arn_parts[3]}:${local.arn_parts[4]}:function:${local.orchestrator_name}:*"
+
+  # Reading data under the customer managed key, and writing it (S3 objects, SNS messages).
+  kms_read = var.kms_key_arn == null ? [] : [
+    {
+      Sid      = "UseStorageKey"
+      Effect   = "Allow"
+      Action   = "kms:Decrypt"
+      Resource = var.kms_key_arn
+    },
+  ]
+  kms_read_write = var.kms_key_arn == null ? [] : [
     {
       Sid      = "UseStorageKey"
       Effect   = "Allow"
@@ -45,9 +62,10 @@ locals {
         Resource = local.out_staging
       },
       {
+        # DeleteObject: an ending other than COMPLETED retracts whatever a crashed publish left.
         Sid      = "PublishProcessed"
         Effect   = "Allow"
-        Action   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+        Action   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
         Resource = local.out_processed
       },
       {
@@ -61,8 +79,8 @@ locals {
       {
         Sid      = "TrackJobs"
         Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"]
-        Resource = [var.jobs_table_arn, var.jobs_status_index_arn]
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        Resource = var.jobs_table_arn
       },
       {
         Sid      = "RequestApproval"
@@ -70,16 +88,26 @@ locals {
         Action   = "sns:Publish"
         Resource = var.topic_arn
       },
-    ], local.kms_statements)
+      {
+        # Checkpointing is what the durable SDK does with the function's role; the callback success
+        # delivers a decision recorded while a retried approval request was pending.
+        Sid      = "RunOwnDurableExecutions"
+        Effect   = "Allow"
+        Action   = ["lambda:CheckpointDurableExecution", "lambda:GetDurableExecutionState", "lambda:SendDurableExecutionCallbackSuccess"]
+        Resource = local.own_executions
+      },
+    ], local.kms_read_write)
   })
 
   starter_policy_json = jsonencode({
     Version = "2012-10-17"
     Statement = concat([
       {
-        Sid      = "ConsumeUploadEvents"
-        Effect   = "Allow"
-        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+        Sid    = "ConsumeUploadEvents"
+        Effect = "Allow"
+        # What the event source mapping polls with:
+        # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-permissions
+        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
         Resource = var.queue_arn
       },
       {
@@ -95,6 +123,6 @@ locals {
         Action   = "lambda:InvokeFunction"
         Resource = module.orchestrator.alias_arn
       },
-    ], local.kms_statements)
+    ], local.kms_read)
   })
 }

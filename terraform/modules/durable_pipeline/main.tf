@@ -1,5 +1,3 @@
-data "aws_partition" "current" {}
-
 locals {
   workflow    = "durable"
   source_hash = filebase64sha256(var.package_file)
@@ -31,8 +29,6 @@ locals {
     ETL_ORCHESTRATOR_ARN = module.orchestrator.alias_arn
     ETL_RETENTION_DAYS   = tostring(var.job_retention_days)
   }
-
-  durable_execution_policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaBasicDurableExecutionRolePolicy"
 }
 
 # The workflow: every step runs inside this function; the approval is a durable callback, so the
@@ -40,7 +36,7 @@ locals {
 module "orchestrator" {
   source = "../lambda_function"
 
-  function_name    = "${var.name}-durable-orchestrator"
+  function_name    = local.orchestrator_name
   description      = "ETL workflow as a Lambda durable function: extract, transform, load, approval callback, finalize."
   handler          = local.handlers["durable-orchestrator"]
   environment      = local.environment["durable-orchestrator"]
@@ -56,11 +52,10 @@ module "orchestrator" {
     retention_period  = var.durable_retention_days
   }
 
-  # Checkpointing (lambda:CheckpointDurableExecution, lambda:GetDurableExecutionState) comes from the
-  # AWS managed policy made for durable functions.
-  managed_policy_arns = { durable_execution = local.durable_execution_policy_arn }
-  attach_policy_json  = true
-  policy_json         = local.orchestrator_policy_json
+  # Checkpointing is granted on this function's own executions (iam.tf), not through the AWS managed
+  # AWSLambdaBasicDurableExecutionRolePolicy, which grants it, and log group creation, on "*".
+  attach_policy_json = true
+  policy_json        = local.orchestrator_policy_json
 
   log_retention_days = var.log_retention_days
   tags               = var.tags

@@ -6,7 +6,21 @@ locals {
   out_staging   = "${var.output_bucket_arn}/${var.s3_prefixes.staging}*"
   out_processed = "${var.output_bucket_arn}/${var.s3_prefixes.processed}*"
 
-  kms_statements = var.kms_key_arn == null ? [] : [
+  # The state machine's ARN, built from its name and this pipeline's queue ARN (partition, region,
+  # account): the tasks' policies cannot name aws_sfn_state_machine.this, whose definition names them.
+  arn_parts     = split(":", var.queue_arn)
+  state_machine = "arn:${local.arn_parts[1]}:states:${local.arn_parts[3]}:${local.arn_parts[4]}:stateMachine:${local.state_machine_name}"
+
+  # Reading data under the customer managed key, and writing it (S3 objects, SNS messages).
+  kms_read = var.kms_key_arn == null ? [] : [
+    {
+      Sid      = "UseStorageKey"
+      Effect   = "Allow"
+      Action   = "kms:Decrypt"
+      Resource = var.kms_key_arn
+    },
+  ]
+  kms_read_write = var.kms_key_arn == null ? [] : [
     {
       Sid      = "UseStorageKey"
       Effect   = "Allow"
@@ -14,12 +28,20 @@ locals {
       Resource = var.kms_key_arn
     },
   ]
+  # Tasks that only read (S3 objects, job records) need no data key.
+  kms_by_task = {
+    "sfn-extract"          = local.kms_read
+    "sfn-transform"        = local.kms_read_write
+    "sfn-load"             = local.kms_read_write
+    "sfn-request-approval" = local.kms_read_write
+    "sfn-finalize"         = local.kms_read_write
+  }
 
   track_jobs = {
     Sid      = "TrackJobs"
     Effect   = "Allow"
-    Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"]
-    Resource = [var.jobs_table_arn, var.jobs_status_index_arn]
+    Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    Resource = var.jobs_table_arn
   }
 
   # Without ListBucket a missing key reads as 403 instead of 404, and idempotent steps check for
@@ -45,17 +67,26 @@ locals {
   }
 
   task_statements = {
-    "sfn-extract" = [local.read_uploads, local.list_raw]
+    "sfn-extract" = [
+      local.read_uploads,
+      local.list_raw,
+      {
+        # The first step creates the job record when the starter's did not survive.
+        Sid      = "CreateJobs"
+        Effect   = "Allow"
+        Action   = "dynamodb:PutItem"
+        Resource = var.jobs_table_arn
+      },
+    ]
     "sfn-transform" = [
       local.read_uploads,
       {
         Sid      = "WriteStaging"
         Effect   = "Allow"
-        Action   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+        Action   = ["s3:PutObject", "s3:AbortMultipartUpload"]
         Resource = local.out_staging
       },
       local.list_raw,
-      local.list_output,
     ]
     "sfn-load" = [
       {
@@ -72,6 +103,14 @@ locals {
         Effect   = "Allow"
         Action   = "sns:Publish"
         Resource = var.topic_arn
+      },
+      {
+        # Delivers a decision recorded while a retried approval request was pending; task tokens are
+        # authorized against the state machine.
+        Sid      = "DeliverPendingDecision"
+        Effect   = "Allow"
+        Action   = "states:SendTaskSuccess"
+        Resource = local.state_machine
       },
     ]
     "sfn-finalize" = [
@@ -97,9 +136,10 @@ locals {
         Resource = local.out_staging
       },
       {
+        # DeleteObject: an ending other than COMPLETED retracts whatever a crashed publish left.
         Sid      = "PublishProcessed"
         Effect   = "Allow"
-        Action   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+        Action   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
         Resource = local.out_processed
       },
       local.list_raw,
@@ -110,7 +150,7 @@ locals {
   task_policy_json = {
     for key, statements in local.task_statements : key => jsonencode({
       Version   = "2012-10-17"
-      Statement = concat(statements, [local.track_jobs], local.kms_statements)
+      Statement = concat(statements, [local.track_jobs], local.kms_by_task[key])
     })
   }
 
@@ -118,9 +158,11 @@ locals {
     Version = "2012-10-17"
     Statement = concat([
       {
-        Sid      = "ConsumeUploadEvents"
-        Effect   = "Allow"
-        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+        Sid    = "ConsumeUploadEvents"
+        Effect = "Allow"
+        # What the event source mapping polls with:
+        # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-permissions
+        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
         Resource = var.queue_arn
       },
       {
@@ -135,7 +177,7 @@ locals {
         Action   = "states:StartExecution"
         Resource = aws_sfn_state_machine.this.arn
       },
-    ], local.kms_statements)
+    ], local.kms_read)
   })
 }
 

@@ -1,6 +1,7 @@
 locals {
-  workflow    = "sfn"
-  source_hash = filebase64sha256(var.package_file)
+  workflow           = "sfn"
+  state_machine_name = "${var.name}-etl"
+  source_hash        = filebase64sha256(var.package_file)
 
   # Handler paths and environment variable names as etl_aws.contract.FUNCTIONS defines them;
   # tests/terraform holds these locals against the contract. The starter's environment is separate

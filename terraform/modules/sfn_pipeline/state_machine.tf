@@ -17,7 +17,7 @@ resource "aws_cloudwatch_log_group" "state_machine" {
 
 resource "aws_sfn_state_machine" "this" {
   #checkov:skip=CKV_AWS_285:Execution history is logged at level ALL; only execution data is left out, as it holds job details and task tokens.
-  name       = "${var.name}-etl"
+  name       = local.state_machine_name
   type       = "STANDARD"
   role_arn   = aws_iam_role.state_machine.arn
   definition = local.definition

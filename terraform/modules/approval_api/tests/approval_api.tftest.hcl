@@ -115,26 +115,29 @@ run "routes_auth_integrations_stage_and_policy" {
 
   assert {
     condition = [
-      for s in jsondecode(local.policy_json).Statement : s.Resource if s.Sid == "CompleteDurableCallbacks"
+      for s in jsondecode(local.policy_json).Statement : [s.Action, s.Resource] if s.Sid == "CompleteAndReadDurableExecutions"
       ] == [[
-        "arn:aws:lambda:eu-west-1:123456789012:function:t1-durable-orchestrator",
-        "arn:aws:lambda:eu-west-1:123456789012:function:t1-durable-orchestrator:*",
+        ["lambda:SendDurableExecutionCallbackSuccess", "lambda:GetDurableExecutionHistory"],
+        ["arn:aws:lambda:eu-west-1:123456789012:function:t1-durable-orchestrator:*"],
     ]]
-    error_message = "Durable callbacks are allowed on the orchestrator and its versions only."
-  }
-
-  assert {
-    condition = [
-      for s in jsondecode(local.policy_json).Statement : s.Action if s.Sid == "CompleteDurableCallbacks"
-    ] == [["lambda:SendDurableExecutionCallbackSuccess", "lambda:SendDurableExecutionCallbackFailure"]]
-    error_message = "The durable statement grants the two callback actions."
+    error_message = "Durable callbacks and history are allowed on the orchestrator's executions only."
   }
 
   assert {
     condition = [
       for s in jsondecode(local.policy_json).Statement : [s.Action, s.Resource] if s.Sid == "CompleteApprovalTasks"
-    ] == [[["states:SendTaskSuccess", "states:SendTaskFailure"], ["arn:aws:states:eu-west-1:123456789012:stateMachine:t1-etl"]]]
+    ] == [["states:SendTaskSuccess", ["arn:aws:states:eu-west-1:123456789012:stateMachine:t1-etl"]]]
     error_message = "Task results are allowed on the given state machine only."
+  }
+
+  assert {
+    condition = [
+      for s in jsondecode(local.policy_json).Statement : [s.Action, s.Resource] if s.Sid == "ReadApprovalExecutions"
+      ] == [[
+        ["states:DescribeExecution", "states:GetExecutionHistory"],
+        ["arn:aws:states:eu-west-1:123456789012:execution:t1-etl:*"],
+    ]]
+    error_message = "Execution reads are allowed on the given state machine's executions only."
   }
 
   assert {
@@ -160,7 +163,7 @@ run "without_pipelines_only_the_jobs_table_is_granted" {
   }
 
   assert {
-    condition     = [for s in jsondecode(local.policy_json).Statement : s.Sid] == ["ReadAndDecideJobs"]
+    condition     = [for s in jsondecode(local.policy_json).Statement : s.Sid] == ["ReadAndDecideJobs", "ListJobsByStatus"]
     error_message = "No callback permissions without a pipeline."
   }
 }

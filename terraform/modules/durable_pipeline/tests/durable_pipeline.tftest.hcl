@@ -80,8 +80,10 @@ run "the_queue_starts_the_orchestrator_alias_with_scoped_permissions" {
   }
 
   assert {
-    condition     = local.durable_execution_policy_arn == "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicDurableExecutionRolePolicy"
-    error_message = "The orchestrator's checkpoint permissions come from AWSLambdaBasicDurableExecutionRolePolicy."
+    condition = [
+      for s in jsondecode(local.orchestrator_policy_json).Statement : s.Resource if s.Sid == "RunOwnDurableExecutions"
+    ] == ["arn:aws:lambda:eu-west-1:123456789012:function:t1-durable-orchestrator:*"]
+    error_message = "Checkpoints and callbacks are allowed on the orchestrator's own executions only."
   }
 
   assert {
@@ -101,10 +103,10 @@ run "the_queue_starts_the_orchestrator_alias_with_scoped_permissions" {
       "arn:aws:s3:::t1-durable-raw-123456789012",
       "arn:aws:s3:::t1-durable-out-123456789012",
       "arn:aws:dynamodb:eu-west-1:123456789012:table/t1-jobs",
-      "arn:aws:dynamodb:eu-west-1:123456789012:table/t1-jobs/index/status-index",
       "arn:aws:sns:eu-west-1:123456789012:t1-approvals",
+      "arn:aws:lambda:eu-west-1:123456789012:function:t1-durable-orchestrator:*",
     ])
-    error_message = "The orchestrator may touch only its buckets' prefixes, the jobs table and index, and the topic."
+    error_message = "The orchestrator may touch only its buckets' prefixes, the jobs table, the topic and its own executions."
   }
 }
 
