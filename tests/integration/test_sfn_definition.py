@@ -286,3 +286,75 @@ def test_rejected_and_expired_workflows_take_six_and_five(asl: dict[str, Any]) -
     assert len(walk(asl, {"decision": {"approved": False}})) == 6
     assert walk(asl, {}, error="States.Timeout")[-1] == "Expire"
     assert len(walk(asl, {}, error="States.Timeout")) == 5
+
+
+# ---- the Step Functions spec: heartbeats, paths ------------------------------------------------------
+
+# A reference path: `$` or `$$` (the context object) followed by `.name` or `[n]` steps, no filters or
+# wildcards. https://docs.aws.amazon.com/step-functions/latest/dg/amazon-states-language-paths.html
+REFERENCE_PATH = re.compile(r"^\$\$?((\.[A-Za-z_][A-Za-z0-9_]*)|(\[[0-9]+\]))*$")
+PATH_FIELDS = ("InputPath", "OutputPath", "ResultPath", "ErrorPath", "CausePath", "ItemsPath")
+
+
+def path_parameters(node: Any) -> list[tuple[str, Any]]:
+    """Every `key.$` of a Parameters or ResultSelector tree, with its value."""
+    found: list[tuple[str, Any]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key.endswith(".$"):
+                found.append((key, value))
+            else:
+                found += path_parameters(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += path_parameters(value)
+    return found
+
+
+def test_no_state_waits_for_a_heartbeat_nobody_sends(asl: dict[str, Any]) -> None:
+    """The approval ends by decision or TimeoutSeconds; nothing sends SendTaskHeartbeat, so a heartbeat
+    would fail a waiting review with States.Timeout. https://docs.aws.amazon.com/step-functions/latest/dg/state-task.html"""
+    for name, state in states(asl).items():
+        assert "HeartbeatSeconds" not in state, name
+        assert "HeartbeatSecondsPath" not in state, name
+    approval = states(asl)["RequestApproval"]
+    assert isinstance(approval["TimeoutSeconds"], int)
+    assert 0 < approval["TimeoutSeconds"] <= 99_999_999  # the ASL's largest TimeoutSeconds
+
+
+def test_every_payload_path_is_a_valid_reference_path(asl: dict[str, Any]) -> None:
+    for name, state in states(asl).items():
+        for field in ("Parameters", "ResultSelector"):
+            for key, value in path_parameters(state.get(field, {})):
+                assert isinstance(value, str), (name, key)
+                intrinsic = value.startswith("States.") and value.endswith(")")
+                assert intrinsic or REFERENCE_PATH.match(value), (name, key, value)
+
+
+def test_every_path_field_is_a_valid_reference_path_or_null(asl: dict[str, Any]) -> None:
+    for name, state in states(asl).items():
+        catches = state.get("Catch", [])
+        fields = [(f, state[f]) for f in PATH_FIELDS if f in state]
+        fields += [("Catch.ResultPath", c["ResultPath"]) for c in catches if "ResultPath" in c]
+        fields += [("Choices.Variable", c["Variable"]) for c in state.get("Choices", []) if "Variable" in c]
+        for field, value in fields:
+            assert value is None or REFERENCE_PATH.match(value), (name, field, value)
+            if field.endswith("ResultPath") and value is not None:
+                assert not value.startswith("$$"), (name, field)  # results go into the state
+
+
+def test_no_state_replaces_its_input_with_a_whole_result(asl: dict[str, Any]) -> None:
+    """State stays small: each task keeps its step's summary ($.Payload), or puts a result or an error
+    under a key of its own; nothing lands the whole invoke envelope (with its headers) in the state."""
+    for name, task in tasks(asl).items():
+        kept = task.get("OutputPath") == "$.Payload" or task.get("ResultPath") in (None, "$.decision")
+        assert kept, name
+        for catch in task.get("Catch", []):
+            assert catch.get("ResultPath") not in ("$", None), name
+
+
+def test_only_tasks_retry(asl: dict[str, Any]) -> None:
+    for name, state in states(asl).items():
+        if state["Type"] != "Task":
+            assert "Retry" not in state, name
+            assert "Catch" not in state, name
