@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ReadTimeoutError
 
 from etl_aws import clients, identity, steps
 from etl_aws import contract as C
@@ -58,11 +59,23 @@ class SentCallback:
 
 @dataclass
 class CallbackRecorder:
-    """Answers the two callback operations; thread-safe. `fail_next(code)` fails the next attempt."""
+    """Stands for both orchestrators at the AWS boundary; thread-safe.
+
+    Answers the two callback operations as the services do: a token completes once (a second send, or
+    a send after the approval timed out, is refused with the service's error), and reports each
+    execution's approval in DescribeExecution / GetExecutionHistory (Step Functions) and
+    GetDurableExecutionHistory (durable), where the approval service reads what really happened.
+    `fail_next(code)` fails the next send; `lose_next()` lets it take effect and loses its answer;
+    `hold_next()` blocks it until the returned event is set; `expire(token)` times the approval out."""
 
     sent: list[SentCallback] = field(default_factory=list)
     attempts: int = 0
     _failures: deque[tuple[str, int]] = field(default_factory=deque)
+    _lose: int = 0
+    _holds: deque[threading.Event] = field(default_factory=deque)
+    completed: set[str] = field(default_factory=set)
+    expired: set[str] = field(default_factory=set)
+    executions: dict[str, str] = field(default_factory=dict)  # execution ARN → the token it waits on
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def install(self) -> None:
@@ -70,10 +83,32 @@ class CallbackRecorder:
             events = clients.client(name).meta.events
             events.register(f"before-parameter-build.{service_id}.{operation}", self._keep_params)
             events.register(f"before-call.{service_id}.{operation}", self._answer(workflow))
+        for name, service_id, operation in _HISTORY_OPERATIONS:
+            events = clients.client(name).meta.events
+            events.register(f"before-parameter-build.{service_id}.{operation}", self._keep_params)
+            events.register(f"before-call.{service_id}.{operation}", self._history(operation))
 
     def fail_next(self, code: str = "ServiceException", status: int = 500) -> None:
         with self._lock:
             self._failures.append((code, status))
+
+    def lose_next(self) -> None:
+        with self._lock:
+            self._lose += 1
+
+    def hold_next(self) -> threading.Event:
+        release = threading.Event()
+        with self._lock:
+            self._holds.append(release)
+        return release
+
+    def expire(self, token: str) -> None:
+        with self._lock:
+            self.expired.add(token)
+
+    def waits(self, execution_arn: str, token: str) -> None:
+        with self._lock:
+            self.executions[execution_arn] = token
 
     @property
     def approvals(self) -> list[bool]:
@@ -84,6 +119,8 @@ class CallbackRecorder:
         context["recorded_params"] = dict(params)
 
     def _answer(self, workflow: str) -> Any:
+        closed = ("ResourceNotFoundException", 404) if workflow == C.DURABLE else ("TaskTimedOut", 400)
+
         def answer(context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
             params = context["recorded_params"]
             if workflow == C.DURABLE:
@@ -92,22 +129,97 @@ class CallbackRecorder:
                 token, result = params["taskToken"], params["output"]
             payload = json.loads(result)
             with self._lock:
+                hold = self._holds.popleft() if self._holds else None
+            if hold is not None:
+                hold.wait(30)
+            with self._lock:
                 self.attempts += 1
                 failure = self._failures.popleft() if self._failures else None
+                if failure is None and (token in self.completed or token in self.expired):
+                    failure = closed
+                lost = failure is None and self._lose > 0
                 if failure is None:
                     self.sent.append(SentCallback(workflow, token, payload))
+                    self.completed.add(token)
+                    self._lose -= int(lost)
+            if lost:
+                raise ReadTimeoutError(endpoint_url="https://callback.test")
             if failure is not None:
-                code, status = failure
-                error = {"Error": {"Code": code, "Message": "injected failure"}}
-                return AWSResponse("https://callback.test", status, {}, None), {
-                    **error,
-                    "ResponseMetadata": {"HTTPStatusCode": status},
-                }
+                return _error_answer(*failure)
             return AWSResponse("https://callback.test", 200, {}, None), {
                 "ResponseMetadata": {"HTTPStatusCode": 200}
             }
 
         return answer
+
+    def _history(self, operation: str) -> Any:
+        def answer(context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+            params = context["recorded_params"]
+            arn = params.get("executionArn") or params.get("DurableExecutionArn")
+            with self._lock:
+                token = self.executions.get(arn)
+                state = (
+                    None
+                    if token is None
+                    else "succeeded"
+                    if token in self.completed
+                    else "timed_out"
+                    if token in self.expired
+                    else "waiting"
+                )
+            if state is None:
+                code = (
+                    "ResourceNotFoundException"
+                    if operation.startswith("GetDurable")
+                    else "ExecutionDoesNotExist"
+                )
+                return _error_answer(code, 404 if code.startswith("Resource") else 400)
+            ok = {"ResponseMetadata": {"HTTPStatusCode": 200}}
+            if operation == "DescribeExecution":
+                return AWSResponse(arn, 200, {}, None), {**ok, "status": "RUNNING", "executionArn": arn}
+            if operation == "GetExecutionHistory":
+                kind = {"succeeded": "TaskSucceeded", "timed_out": "TaskTimedOut", "waiting": "TaskSubmitted"}
+                key = kind[state][0].lower() + kind[state][1:] + "EventDetails"
+                details = {"resourceType": "lambda", "resource": "invoke.waitForTaskToken"}
+                return AWSResponse(arn, 200, {}, None), {
+                    **ok,
+                    "events": [{"type": kind[state], key: details}],
+                }
+            kind = {
+                "succeeded": "CallbackSucceeded",
+                "timed_out": "CallbackTimedOut",
+                "waiting": "CallbackStarted",
+            }
+            events = [
+                {"EventType": "StepSucceeded", "Name": "load"},
+                {"EventType": kind[state], "Name": "approval"},
+            ]
+            return AWSResponse(arn, 200, {}, None), {**ok, "Events": events}
+
+        return answer
+
+
+_HISTORY_OPERATIONS = (
+    ("stepfunctions", "sfn", "DescribeExecution"),
+    ("stepfunctions", "sfn", "GetExecutionHistory"),
+    ("lambda", "lambda", "GetDurableExecutionHistory"),
+)
+
+
+def _error_answer(code: str, status: int) -> tuple[AWSResponse, dict[str, Any]]:
+    error = {"Error": {"Code": code, "Message": "answered by the test's orchestrator"}}
+    return AWSResponse("https://callback.test", status, {}, None), {
+        **error,
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+
+
+def execution_arn(workflow: str, job_id: str) -> str:
+    """The ARN of the execution a job waits in (as the orchestrators report it to request_approval)."""
+    if workflow == C.DURABLE:
+        function = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:test-durable-orchestrator:1"
+        return f"{function}/durable-execution/{job_id}/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    return f"arn:aws:states:us-east-1:{ACCOUNT}:execution:test-sfn-etl:{job_id}"
 
 
 # ---- API Gateway events ---------------------------------------------------------------------------------
@@ -262,7 +374,9 @@ class ApprovalEnv:
             if workflow == C.DURABLE
             else "AQCEAAAAKgAAAA" + secrets.token_urlsafe(48)
         )
-        steps.request_approval(loaded, callback_token, cfg)
+        arn = execution_arn(workflow, job_id)
+        self.recorder.waits(arn, callback_token)
+        steps.request_approval(loaded, callback_token, cfg, execution_arn=arn)
         token = self._token_from_email(job_id)
         hashed = self.repo.approval_secrets(job_id).review_token_hash
         assert hashed

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from etl_aws import clients, config
 from etl_aws.models import ObjectRef, StartRequest
 from etl_local import limits, metering
+from etl_local.durable import aws_shaped_execution_arns
 
 AWS_PAYLOAD_LIMIT = 256 * 1024
 DURABLE_KEY = "durable-orchestrator"  # the function its AWS calls are attributed to (faults, metering)
@@ -69,6 +70,11 @@ class EngineLambdaClient:
         self.sent.append((CallbackId, json.loads(Result)))
         return {}
 
+    def get_durable_execution_history(self, DurableExecutionArn: str, **_: Any) -> dict[str, Any]:
+        """GetDurableExecutionHistory from the engine (one page: the engine keeps a short history)."""
+        events = self._runner.get_execution_history(DurableExecutionArn).events
+        return {"Events": [event.to_dict() for event in events]}
+
     def invoke(
         self, FunctionName: str, InvocationType: str, DurableExecutionName: str, Payload: bytes
     ) -> dict:
@@ -103,6 +109,7 @@ class DurableHarness:
             with config.using(cfg), metering.attributed_to(DURABLE_KEY):
                 return workflow(event, context)
 
+        aws_shaped_execution_arns()  # the service's ARN shape, which the durable APIs check
         self.runner = DurableFunctionTestRunner(handler=function, skip_time=skip_time, poll_interval=0.05)
         self.guard = PayloadGuard()
         service = self.runner._service_client

@@ -42,6 +42,7 @@ from etl_aws import contract as C
 from etl_aws.jobs import Job, JobsRepository, now_iso
 from etl_aws.models import Decision, JobStatus, ObjectRef
 from etl_local import limits, metering
+from etl_local import sfn as sfn_local
 from etl_local.functions import LambdaContext
 from etl_local.resources import ACCOUNT, REGION, env_for
 from etl_local.sfn import ALIAS, TASK_KEYS
@@ -354,6 +355,7 @@ def deploy(
         router, clock = LambdaRouter(), RetryClock()
         router.install(monkeypatch)
         clock.install(monkeypatch)
+        sfn_local.closed_tokens_time_out()  # TaskTimedOut for a closed task, as on AWS (stays on)
 
     iam, lam, sfn = stack.client("iam"), stack.client("lambda"), stack.client("stepfunctions")
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}

@@ -163,7 +163,7 @@ def test_a_workflow_that_no_longer_waits_is_410_and_left_to_its_expiry_path(
     approval_env: ApprovalEnv,
 ) -> None:
     job = approval_env.pending(C.STEP_FUNCTIONS)
-    approval_env.recorder.fail_next("TaskTimedOut", 400)
+    approval_env.recorder.expire(job.callback_token)  # the approval timed out in the workflow
 
     response = approval_env.operator("approve", job.job_id)
 

@@ -44,7 +44,7 @@ def _exercise(
     ]
     env.recorder.fail_next("InvalidToken", 400)
     calls.append(env.operator("approve", broken.job_id))
-    env.recorder.fail_next("TaskTimedOut", 400)
+    env.recorder.expire(broken.callback_token)  # the approval timed out in the workflow
     calls.append(env.operator("approve", broken.job_id))
     env.expire(broken.job_id)
     calls.append(env.review_get(broken.job_id, broken.review_token))

@@ -10,6 +10,7 @@ import pytest
 
 from etl_aws import callbacks, identity
 from etl_aws import contract as C
+from etl_aws.errors import DecisionGone
 from etl_aws.jobs import JobsRepository, now_iso
 from etl_aws.models import Decision, JobStatus, ObjectRef
 from etl_core.synth import write_csv
@@ -340,3 +341,28 @@ def test_payload_guard_fails_on_a_checkpoint_over_256_kb(aws: Any, monkeypatch: 
             h.guard.check()
     finally:
         h.close()
+
+
+def test_the_execution_history_tells_whether_the_approval_was_answered(
+    aws: Any, harness: DurableHarness
+) -> None:
+    """What the approval service reads after a send whose outcome it does not know."""
+    job_id, arn = start(aws, harness, "uploads/truth.csv", csv_bytes(rows=20))
+    wait_pending(aws, job_id)
+    assert repo(aws).get(job_id).execution_arn == arn  # stored with the job when approval was asked
+    assert callbacks.delivery_state(WORKFLOW, arn) == callbacks.Delivery.WAITING
+
+    decide(harness, arn, approved=True)
+    harness.result(arn)
+
+    assert callbacks.delivery_state(WORKFLOW, arn) == callbacks.Delivery.DELIVERED
+    with pytest.raises(DecisionGone):  # a second send of the same decision is refused...
+        decide(harness, arn, approved=True)
+    assert callbacks.delivery_state(WORKFLOW, arn) == callbacks.Delivery.DELIVERED  # ...yet it was delivered
+
+
+def test_the_execution_history_tells_an_expired_approval(aws: Any, fast_expiry: DurableHarness) -> None:
+    _, arn = start(aws, fast_expiry, "uploads/late.csv", csv_bytes(rows=20))
+    fast_expiry.result(arn)
+
+    assert callbacks.delivery_state(WORKFLOW, arn) == callbacks.Delivery.GONE

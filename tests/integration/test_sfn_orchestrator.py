@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 import pytest
 
+from etl_aws import callbacks, identity, steps
 from etl_aws import contract as C
-from etl_aws import identity, steps
+from etl_aws.errors import DecisionGone
 from etl_aws.models import JobStatus
 from etl_core.synth import write_csv
 from tests.integration import sfn_harness
@@ -216,3 +217,34 @@ def test_state_stays_under_8_kb_with_a_100000_row_file(sfn: SfnPipeline) -> None
     sizes = [size for _, size in run.payload_sizes()]
     assert len(sizes) > 20
     assert max(sizes) < 2 * 1024  # references and counts, not rows
+
+
+def test_the_execution_history_tells_whether_the_approval_was_answered(sfn: SfnPipeline) -> None:
+    """What the approval service reads after a send whose outcome it does not know."""
+    ref = sfn.upload(csv_bytes(rows=20), "uploads/truth.csv")
+    job_id = identity.job_id(ref)
+    sfn.start(ref)
+    assert sfn.wait_until_waiting_or_done(job_id) is not None
+    arn = sfn.execution_arn(job_id)
+    assert sfn.jobs().get(job_id).execution_arn == arn  # stored with the job when approval was asked
+    assert callbacks.delivery_state(C.STEP_FUNCTIONS, arn) == callbacks.Delivery.WAITING
+
+    sfn.decide(job_id, sfn_harness.APPROVE)
+    sfn.wait_for_end(job_id)
+
+    assert callbacks.delivery_state(C.STEP_FUNCTIONS, arn) == callbacks.Delivery.DELIVERED
+    token = sfn.jobs().approval_secrets(job_id).callback_token
+    with pytest.raises(DecisionGone):  # a second send of the same decision is refused...
+        callbacks.send_decision(C.STEP_FUNCTIONS, token, sfn_harness.APPROVE)
+    assert callbacks.delivery_state(C.STEP_FUNCTIONS, arn) == callbacks.Delivery.DELIVERED  # ...yet delivered
+
+
+def test_the_execution_history_tells_an_expired_approval(sfn_factory: Callable[..., SfnPipeline]) -> None:
+    pipeline = sfn_factory(approval_timeout_seconds=1)
+    run = run_sfn_job(pipeline, csv_bytes(rows=20), decision=None)
+
+    assert run.job.status == JobStatus.EXPIRED
+    assert (
+        callbacks.delivery_state(C.STEP_FUNCTIONS, pipeline.execution_arn(run.job_id))
+        == callbacks.Delivery.GONE
+    )

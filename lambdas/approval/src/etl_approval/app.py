@@ -109,6 +109,12 @@ def status_for(exc: Exception) -> int:
     return 500
 
 
+def send_lease() -> int:
+    """How long this invocation may hold the right to send a decision: the time it has left to run and
+    a margin, so a claim never lapses while this function may still be sending."""
+    return app.lambda_context.get_remaining_time_in_millis() // 1000 + 5
+
+
 # ---- operator routes (IAM) ----------------------------------------------------------------------------
 
 
@@ -144,7 +150,8 @@ def get_job(job_id: JobId) -> Job:
 @app.post("/approve/<jobId>")
 def approve(job_id: JobId, body: Annotated[ApproveRequest | None, Body()] = None) -> DecisionResponse:
     reviewer = operator_identity()
-    job, created = approval.decide(job_id, True, reviewer, (body or ApproveRequest()).reason, via="iam")
+    reason = (body or ApproveRequest()).reason
+    job, created = approval.decide(job_id, True, reviewer, reason, via="iam", lease_seconds=send_lease())
     return DecisionResponse.of(job, created)
 
 
@@ -152,7 +159,9 @@ def approve(job_id: JobId, body: Annotated[ApproveRequest | None, Body()] = None
 @app.post("/reject/<jobId>")
 def reject(job_id: JobId, body: Annotated[RejectRequest, Body()]) -> DecisionResponse:
     reviewer = operator_identity()
-    job, created = approval.decide(job_id, False, reviewer, body.reason, via="iam")
+    job, created = approval.decide(
+        job_id, False, reviewer, body.reason, via="iam", lease_seconds=send_lease()
+    )
     return DecisionResponse.of(job, created)
 
 
@@ -182,6 +191,7 @@ def review_decide(
         reason,
         via="review_link",
         token=token or link_token,
+        lease_seconds=send_lease(),
     )
     if _wants_html():
         decided = approval.DecisionView.of(job)

@@ -18,16 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from etl_aws import callbacks, tokens
 from etl_aws.config import settings
-from etl_aws.errors import DecisionGone, JobNotFound, NotAwaitingDecision, PipelineError
+from etl_aws.errors import DecisionGone, JobNotFound, NotAwaitingDecision, PipelineError, TransientError
 from etl_aws.jobs import ApprovalSecrets, Job, JobsRepository, now_iso
 from etl_aws.models import Decision, JobStatus
 from etl_aws.observability import bind_job, logger, metrics
 from etl_core.schema import MAX_SAMPLES
 
 REVIEW_LINK_REVIEWER = "review-link"
-# Longer than one send can take (client retries included), short enough that a crashed sender's claim
-# does not hold up a retry for long.
-CALLBACK_LEASE_SECONDS = 60
+# Without a caller's deadline: the longest any Lambda function runs (900 s), and a margin. A claim only
+# keeps concurrent repeats from sending at once; exactly-once delivery is the orchestrator's (a callback
+# or task token completes once) and an uncertain send is settled by reading the orchestrator.
+CALLBACK_LEASE_SECONDS = 960
 
 Via = Literal["iam", "review_link"]
 
@@ -158,8 +159,12 @@ def decide(
     via: Via = "iam",
     token: str | None = None,
     repo: JobsRepository | None = None,
+    lease_seconds: int | None = None,
 ) -> tuple[Job, bool]:
     """Record a decision (the first one wins) and deliver it to the waiting workflow.
+
+    `lease_seconds`: how long this call may hold the right to send (at least the time the calling
+    function has left to run, so a claim never lapses while its holder may still send).
 
     Returns (job, created): created is True for the call that recorded the decision. A repeat of the
     recorded decision returns (job, False) and re-sends the callback only if no send completed.
@@ -187,7 +192,8 @@ def decide(
         "decision recorded" if created else "decision repeated",
         extra={"approved": bool((job.decision or {}).get("approved")), "via": via},
     )
-    if _needs_delivery(job) and _deliver(repo, job):
+    lease = CALLBACK_LEASE_SECONDS if lease_seconds is None else lease_seconds
+    if _needs_delivery(job) and _deliver(repo, job, lease):
         job = repo.get(job_id)
     return job, created
 
@@ -218,9 +224,14 @@ def _needs_delivery(job: Job) -> bool:
     )
 
 
-def _deliver(repo: JobsRepository, job: Job) -> bool:
-    """Send the recorded decision once. False when another request holds the send (or it completed)."""
-    claim = repo.claim_callback(job.job_id, CALLBACK_LEASE_SECONDS)
+def _deliver(repo: JobsRepository, job: Job, lease_seconds: int) -> bool:
+    """Send the recorded decision. False when another request holds the send, or when the workflow
+    will take the decision from its own retried approval request; True once it is known delivered.
+
+    A send that fails, or whose answer is lost, is settled by reading the orchestrator (`_settle`):
+    the same decision sent twice is refused by the workflow the second time, so "no longer waits" can
+    mean "already delivered" as well as "expired"."""
+    claim = repo.claim_callback(job.job_id, lease_seconds)
     if claim is None:
         return False
     decision = Decision.model_validate(job.decision)
@@ -230,19 +241,48 @@ def _deliver(repo: JobsRepository, job: Job) -> bool:
         if not secrets.callback_token:
             raise NotAwaitingDecision(f"job {job.job_id} has no waiting workflow to resume")
         callbacks.send_decision(secrets.workflow, secrets.callback_token, decision)
-    except DecisionGone:
-        repo.release_callback(job.job_id, claim)
-        # The workflow timed out first: its own expiry path ends the job (EXPIRED), nothing to do here.
-        logger.warning("decision not delivered: the workflow no longer waits")
-        raise
+    except (DecisionGone, TransientError) as exc:
+        try:
+            delivered = _settle(repo, job, exc)
+        except Exception as unsettled:
+            repo.release_callback(job.job_id, claim)
+            logger.warning("decision not delivered", extra={"error_type": type(unsettled).__name__})
+            raise
+        if not delivered:
+            repo.release_callback(job.job_id, claim)
+            return False
     except Exception as exc:
         repo.release_callback(job.job_id, claim)
         logger.warning("decision not delivered", extra={"error_type": type(exc).__name__})
         raise
     repo.mark_callback_sent(job.job_id)
     metrics.add_metric(name="CallbacksSent", unit="Count", value=1)
-    logger.info("decision delivered", extra={"workflow": secrets.workflow})
+    logger.info("decision delivered", extra={"workflow": job.workflow})
     return True
+
+
+def _settle(repo: JobsRepository, job: Job, failure: DecisionGone | TransientError) -> bool:
+    """After a send that failed or whose answer was lost: True when the orchestrator shows the decision
+    delivered; False when it still waits and a retried approval request will deliver it. Raises
+    DecisionGone when it will never take one, or the original error when the truth is unknown."""
+    if not job.execution_arn:  # a job recorded before executions were tracked: nothing to read
+        raise failure
+    try:
+        state = callbacks.delivery_state(job.workflow, job.execution_arn)
+    except TransientError:
+        raise failure from None
+    logger.info("delivery settled from the orchestrator", extra={"delivery": state.value})
+    if state == callbacks.Delivery.DELIVERED:
+        return True
+    if state == callbacks.Delivery.GONE:
+        # The workflow timed out first: its own expiry path ends the job (EXPIRED), nothing to do here.
+        logger.warning("decision not delivered: the workflow no longer waits")
+        raise DecisionGone(f"the approval of job {job.job_id} is over: the workflow no longer waits")
+    if isinstance(failure, TransientError):
+        raise failure  # still waiting and nothing was delivered: the caller repeats the decision
+    # The token was stale (the approval request was retried): the new request delivers the recorded
+    # decision itself (steps.request_approval), so it stands as recorded.
+    return False
 
 
 # ---- helpers ----------------------------------------------------------------------------------------

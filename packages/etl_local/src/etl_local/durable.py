@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,31 @@ from aws_durable_execution_sdk_python_testing.stores.sqlite import SQLiteExecuti
 
 from etl_local import limits
 from etl_local.resources import ACCOUNT, REGION
+
+
+def aws_shaped_execution_arns() -> None:
+    """Name executions as the service does (idempotent).
+
+    The testing engine names an execution `<uuid>/<uuid>`; the service names it
+    `arn:aws:lambda:REGION:ACCOUNT:function:NAME:VERSION/durable-execution/NAME/ID`, the pattern every durable
+    API checks its DurableExecutionArn against (see botocore's lambda model). Code that stores an execution's
+    ARN and reads its history later must see the real shape here too."""
+    from aws_durable_execution_sdk_python_testing import execution as engine
+
+    original = engine.Execution.__dict__["new"]
+    if getattr(original.__func__, "_etl_aws_shaped", False):
+        return
+
+    def new(input: Any) -> Any:  # the engine passes it by this name
+        start = input
+        version = engine.executed_version(start.function_qualifier)
+        name = start.execution_name or str(uuid.uuid4())
+        function = f"arn:aws:lambda:{REGION}:{start.account_id}:function:{start.function_name}:{version}"
+        arn = f"{function}/durable-execution/{name}/{start.invocation_id or uuid.uuid4()}"
+        return engine.Execution(durable_execution_arn=arn, start_input=start, operations=[])
+
+    new._etl_aws_shaped = True  # type: ignore[attr-defined]
+    engine.Execution.new = staticmethod(new)  # type: ignore[method-assign]
 
 
 class AlreadyStarted(Exception):
@@ -32,6 +58,7 @@ class DurableEngine:
         self, handler: Callable[[Any, Any], Any], function_name: str, store_path: Path, poll_interval: float
     ) -> None:
         self.function_name = function_name
+        aws_shaped_execution_arns()
         self.store = SQLiteExecutionStore.create_and_initialize(store_path)
         self.runner = DurableFunctionTestRunner(
             handler=handler,

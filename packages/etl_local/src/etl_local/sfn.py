@@ -134,6 +134,57 @@ def reuse_task_clients() -> Callable[[], None]:
     return restore
 
 
+def closed_tokens_time_out() -> Callable[[], None]:
+    """SendTaskSuccess/Failure with the token of a task that is already closed answers `TaskTimedOut`
+    on AWS ("the task associated with the token has already been closed",
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html); moto
+    answers `InvalidToken` once the execution has ended. Remember the tokens moto issued and answer
+    as AWS does for them. Returns the function that undoes the change."""
+    from moto.stepfunctions.parser.api import InvalidToken, TaskTimedOut
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackPoolManager
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    class ClosedTaskTimedOut(TaskTimedOut):  # moto's own class carries no wire error type
+        TYPE = code = exception_type = "TaskTimedOut"
+        STATUS = status_code = 400
+
+    if getattr(CallbackPoolManager.add, "_etl_answers_as_aws", False):
+        return lambda: None  # already in place
+    issued: set[str] = set()
+    original_add = CallbackPoolManager.__dict__["add"]
+    backend = StepFunctionsParserBackend
+    originals = {name: backend.__dict__[name] for name in ("send_task_success", "send_task_failure")}
+
+    def add(self: Any, callback_id: str) -> Any:
+        issued.add(callback_id)
+        return original_add(self, callback_id)
+
+    def answering_as_aws(original: Any) -> Any:
+        def send(self: Any, task_token: str, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return original(self, task_token, *args, **kwargs)
+            except InvalidToken:
+                if task_token in issued:
+                    raise ClosedTaskTimedOut(
+                        "Task Timed Out: 'Provided task does not exist anymore'"
+                    ) from None
+                raise
+
+        return send
+
+    add._etl_answers_as_aws = True  # type: ignore[attr-defined]
+    CallbackPoolManager.add = add  # type: ignore[method-assign]
+    for name, original in originals.items():
+        setattr(backend, name, answering_as_aws(original))
+
+    def restore() -> None:
+        CallbackPoolManager.add = original_add  # type: ignore[method-assign]
+        for name, original in originals.items():
+            setattr(backend, name, original)
+
+    return restore
+
+
 def route_lambda_invocations(invoke: Callable[[str, Any], tuple[str, bool]]) -> Callable[[], None]:
     """moto runs a function by calling `LambdaFunction._invoke_lambda`; send those calls to `invoke`
     (function name, event) → (payload, errored). Returns the function that undoes the routing."""
