@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import uuid
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -18,7 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from etl_aws import callbacks, tokens
 from etl_aws.config import settings
-from etl_aws.errors import DecisionGone, JobNotFound, NotAwaitingDecision, PipelineError, TransientError
+from etl_aws.errors import (
+    DecisionGone,
+    JobNotFound,
+    NotAwaitingDecision,
+    PipelineError,
+    TransientError,
+    transient_aware,
+)
 from etl_aws.jobs import ApprovalSecrets, Job, JobsRepository, now_iso
 from etl_aws.models import Decision, JobStatus
 from etl_aws.observability import bind_job, logger, metrics
@@ -151,6 +160,7 @@ def review_view(job_id: str, token: str | None, repo: JobsRepository | None = No
 # ---- decisions --------------------------------------------------------------------------------------
 
 
+@transient_aware
 def decide(
     job_id: str,
     approved: bool,
@@ -231,7 +241,15 @@ def _deliver(repo: JobsRepository, job: Job, lease_seconds: int) -> bool:
     A send that fails, or whose answer is lost, is settled by reading the orchestrator (`_settle`):
     the same decision sent twice is refused by the workflow the second time, so "no longer waits" can
     mean "already delivered" as well as "expired"."""
-    claim = repo.claim_callback(job.job_id, lease_seconds)
+    claim_id = uuid.uuid4().hex
+    try:
+        claim = repo.claim_callback(job.job_id, lease_seconds, claim_id)
+    except Exception:
+        # The claim may have been taken with its answer lost: give it back, or a repeat would wait
+        # for the whole lease.
+        with contextlib.suppress(Exception):
+            repo.release_callback(job.job_id, claim_id)
+        raise
     if claim is None:
         return False
     decision = Decision.model_validate(job.decision)

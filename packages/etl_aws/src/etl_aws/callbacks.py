@@ -17,12 +17,11 @@ from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 from etl_aws import clients
 from etl_aws import contract as C
-from etl_aws.errors import DecisionGone, TransientError
+from etl_aws.errors import DecisionGone, TransientError, is_transient
 from etl_aws.models import Decision
 
 _DURABLE_GONE = {"CallbackTimeoutException", "ResourceNotFoundException"}
 _SFN_GONE = {"TaskTimedOut", "TaskDoesNotExist"}
-_TRANSIENT = {"TooManyRequestsException", "ServiceException", "ThrottlingException", "KmsThrottlingException"}
 
 
 def decision_payload(decision: Decision) -> str:
@@ -57,7 +56,7 @@ def send_decision(workflow: str, callback_token: str, decision: Decision) -> Non
         code = exc.response.get("Error", {}).get("Code", "")
         if code in _DURABLE_GONE or code in _SFN_GONE:
             raise DecisionGone("the workflow no longer waits for this decision") from None
-        if code in _TRANSIENT:
+        if is_transient(exc):
             raise TransientError(f"callback delivery failed temporarily ({code})") from None
         raise
     except (ConnectionError, HTTPClientError) as exc:  # a read timeout included: it may have arrived

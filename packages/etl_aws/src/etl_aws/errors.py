@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 class PipelineError(Exception):
     """Base of every error this package raises on purpose."""
@@ -53,3 +60,65 @@ class NotAwaitingDecision(PipelineError):
     """The job has not reached the approval step yet."""
 
     code = "not_pending"
+
+
+# ---- which AWS failures are transient ----------------------------------------------------------------
+
+# Throttling and service-side errors: the request did not (or may not have) taken effect and the same
+# request can be made again later. One table for every retry decision in this package; the durable retry
+# policy and the state machine's Retry retry `TransientError`, which these become.
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "InternalError",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "KmsThrottlingException",
+    }
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A throttle, a 5xx, or a connection failure (a read timeout included: the call may have arrived)."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in TRANSIENT_CODES or status >= 500
+    return isinstance(exc, ConnectionError | HTTPClientError)
+
+
+def transient_aware(func: Callable[P, R]) -> Callable[P, R]:
+    """Re-raise throttling, 5xx and connection failures as TransientError; everything else unchanged."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except TransientError:
+            raise
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            raise TransientError(f"{func.__name__}: {_describe(exc)}, retry later") from exc
+
+    return wrapper
+
+
+def _describe(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        error = response.get("Error", {})
+        return f"AWS error {error.get('Code') or response.get('ResponseMetadata', {}).get('HTTPStatusCode')}"
+    return f"connection problem ({type(exc).__name__})"

@@ -349,21 +349,23 @@ class JobsRepository:
             ExpressionAttributeValues={":now": now_iso()},
         )
 
-    def claim_callback(self, job_id: str, lease_seconds: int) -> str | None:
+    def claim_callback(self, job_id: str, lease_seconds: int, claim: str | None = None) -> str | None:
         """Take the right to send a recorded decision's callback, for `lease_seconds`.
 
-        Returns a claim id, or None when the callback was already sent or another sender holds a live
-        claim: concurrent repeats of a decision then send it once, and a claim left by a crashed sender
-        lapses on its own.
+        Returns the claim id (`claim`, or a new one), or None when the callback was already sent or
+        another sender holds a live claim: concurrent repeats of a decision then send it once, and a
+        claim left by a crashed sender lapses on its own. Taking a claim again with the same id succeeds,
+        so a retry of a request whose answer was lost finds the claim its first attempt took.
         """
-        claim = uuid.uuid4().hex
+        claim = claim or uuid.uuid4().hex
         values = {":claim": claim, ":until": iso_in(lease_seconds), ":now": now_iso()}
         try:
             self._table.update_item(
                 Key={"job_id": job_id},
                 UpdateExpression="SET callback_claim = :claim, callback_claim_until = :until",
                 ConditionExpression="attribute_exists(decision) AND attribute_not_exists(callback_sent_at)"
-                " AND (attribute_not_exists(callback_claim_until) OR callback_claim_until < :now)",
+                " AND (attribute_not_exists(callback_claim_until) OR callback_claim_until < :now"
+                " OR callback_claim = :claim)",
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:

@@ -8,19 +8,17 @@ A file that cannot be processed ends the job FAILED (source preserved) and raise
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import json
-from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import ClientError
 
 import etl_core
 from etl_aws import callbacks, clients, notify, tokens
 from etl_aws import contract as C
 from etl_aws.config import Settings, settings
-from etl_aws.errors import FileRejected, InvalidTransition, TransientError
+from etl_aws.errors import FileRejected, InvalidTransition, transient_aware
 from etl_aws.jobs import Job, JobsRepository, iso_in, now_iso
 from etl_aws.layout import OUTPUT_FILES, archive_key, key_problem, processed_key, staging_key
 from etl_aws.models import (
@@ -41,47 +39,8 @@ from etl_aws.models import (
 from etl_aws.observability import bind_job, logger
 from etl_aws.s3io import MultipartWriter, open_object
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-_TRANSIENT_CODES = {
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "SlowDown",
-    "InternalError",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "ServiceException",
-    "RequestTimeout",
-    "RequestTimeoutException",
-}
 _NON_TERMINAL = [s for s in JobStatus if s not in TERMINAL]
 _HEAD_BYTES = 64 * 1024
-
-
-def transient_aware(func: Callable[P, R]) -> Callable[P, R]:
-    """Re-raise throttling, 5xx and connection failures as TransientError; everything else unchanged."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if code in _TRANSIENT_CODES or status >= 500:
-                raise TransientError(f"{func.__name__}: AWS error {code or status}, retry later") from exc
-            raise
-        except (ConnectionError, HTTPClientError) as exc:  # HTTPClientError: read timeouts, resets
-            raise TransientError(f"{func.__name__}: connection problem ({type(exc).__name__})") from exc
-        except BotoCoreError:
-            raise
-
-    return wrapper
 
 
 def _repo(cfg: Settings) -> JobsRepository:

@@ -13,7 +13,6 @@ models and each function's IAM policy.
 
 from __future__ import annotations
 
-import contextvars
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore import handlers
-from s3transfer.futures import BoundedExecutor
 
 from etl_local import metering
 
@@ -76,32 +74,13 @@ def _before_parameter_build(params: dict[str, Any], model: Any, **_: Any) -> Non
     RECORDER.record(params, model)
 
 
-class _InContext:
-    """A transfer task that runs in the context it was submitted from."""
-
-    def __init__(self, task: Any) -> None:
-        self._context = contextvars.copy_context()
-        self._task = task
-        self.transfer_id = task.transfer_id
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._context.run(self._task, *args, **kwargs)
-
-
-_submit = BoundedExecutor.submit
-
-
-def _submit_in_context(self: BoundedExecutor, task: Any, tag: Any = None, block: bool = True) -> Any:
-    return _submit(self, _InContext(task), tag=tag, block=block)
-
-
 _installed = threading.Lock()
 
 
 def install() -> None:
     """Record the requests of every botocore client created from now on in this process (idempotent)."""
     with _installed:
-        BoundedExecutor.submit = _submit_in_context  # type: ignore[method-assign]
+        metering.follow_managed_transfers()
         if any(spec[1] is _before_parameter_build for spec in handlers.BUILTIN_HANDLERS):
             return
         handlers.BUILTIN_HANDLERS.append(("before-parameter-build", _before_parameter_build))

@@ -219,6 +219,7 @@ def install() -> None:
     """Route every botocore client created from now on in this process through the injector
     (idempotent). It takes the place of moto's in-process stub and delegates to it."""
     stub = _moto_stub()
+    metering.follow_managed_transfers()  # a transfer's requests are its caller's, for rules by function
     with _installed:
         specs = handlers.BUILTIN_HANDLERS
         if any(spec[1] is _before_send for spec in specs):

@@ -8,6 +8,7 @@ handler that runs work in a thread of its own, as the durable SDK runs the workf
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -33,6 +34,36 @@ def attributed_to(key: str) -> Iterator[None]:
         _current.reset(token)
 
 
+class _InContext:
+    """A transfer task that runs in the context it was submitted from."""
+
+    def __init__(self, task: Any) -> None:
+        self._context = contextvars.copy_context()
+        self._task = task
+        self.transfer_id = task.transfer_id
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._context.run(self._task, *args, **kwargs)
+
+
+def follow_managed_transfers() -> None:
+    """boto3's managed transfers (`s3.copy`, `upload_fileobj`) make their requests on worker threads,
+    where the function's context variable is not set: run those tasks in the submitting context, so
+    their requests count for the function that started the transfer, as they would in its Lambda
+    sandbox (idempotent)."""
+    from s3transfer.futures import BoundedExecutor
+
+    original = BoundedExecutor.submit
+    if getattr(original, "_etl_in_context", False):
+        return
+
+    def submit(self: Any, task: Any, tag: Any = None, block: bool = True) -> Any:
+        return original(self, _InContext(task), tag=tag, block=block)
+
+    submit._etl_in_context = True  # type: ignore[attr-defined]
+    BoundedExecutor.submit = submit  # type: ignore[method-assign]
+
+
 def current_function() -> str | None:
     """The function key the running code's requests count for (None outside a hosted invocation)."""
     return _current.get()
@@ -47,6 +78,7 @@ class AwsRequestMeter:
 
     def install(self) -> None:
         """Hook the shared clients (and the DynamoDB resource's client) of this process."""
+        follow_managed_transfers()
         targets = [clients.client(service) for service in SERVICES]
         targets.append(clients.resource("dynamodb").meta.client)
         for client in targets:
