@@ -190,6 +190,29 @@ def test_tasks_retry_transient_errors_only_with_backoff_and_jitter(asl: dict[str
         assert retrier["MaxDelaySeconds"] <= 60, name
 
 
+def test_every_task_retries_as_the_durable_steps_do(asl: dict[str, Any]) -> None:
+    """One policy for both orchestrators: the ASL's Retry is the one etl_aws.errors describes, which the
+    durable orchestrator's step retry strategy is built from."""
+    from etl_aws.errors import STEP_RETRY, asl_retry
+    from etl_durable import orchestrator
+
+    for name, task in tasks(asl).items():
+        assert task["Retry"] == [asl_retry()], name
+    durable = orchestrator.STEP.retry_strategy
+    assert durable is not None
+    assert STEP_RETRY.attempts == asl_retry()["MaxAttempts"] + 1  # ASL counts retries, durable attempts
+    assert durable(orchestrator.TransientError("x"), STEP_RETRY.attempts).should_retry is False
+    assert durable(orchestrator.TransientError("x"), STEP_RETRY.attempts - 1).should_retry is True
+    assert durable(ValueError("not transient"), 1).should_retry is False
+    # Full jitter: each delay is at most the capped exponential back-off the ASL uses too.
+    for attempt in range(1, STEP_RETRY.attempts):
+        cap = min(STEP_RETRY.initial_delay_seconds * STEP_RETRY.backoff_rate ** (attempt - 1), 30)
+        for _ in range(20):
+            delay = durable(orchestrator.TransientError("x"), attempt).delay
+            assert delay is not None
+            assert delay.to_seconds() <= cap
+
+
 def test_nothing_retries_everything_timeouts_or_refused_files(asl: dict[str, Any]) -> None:
     never = {"States.ALL", "States.Timeout", "States.TaskFailed", "FileRejected"}
     for name, state in states(asl).items():

@@ -17,11 +17,15 @@ from aws_durable_execution_sdk_python import (
     durable_execution,
 )
 from aws_durable_execution_sdk_python.config import CallbackConfig, Duration, StepConfig
-from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
+from aws_durable_execution_sdk_python.retries import (
+    JitterStrategy,
+    RetryStrategyConfig,
+    create_retry_strategy,
+)
 
 from etl_aws import steps
 from etl_aws.config import settings
-from etl_aws.errors import TransientError
+from etl_aws.errors import STEP_RETRY, TransientError
 from etl_aws.models import (
     Decision,
     Extracted,
@@ -33,13 +37,16 @@ from etl_aws.models import (
 )
 from etl_aws.observability import logger
 
-# Only transient AWS failures are retried; a refused file or a programming error fails at once.
+# Only transient AWS failures are retried, as the state machine retries them (etl_aws.errors.STEP_RETRY);
+# a refused file or a programming error fails at once.
 STEP = StepConfig(
     retry_strategy=create_retry_strategy(
         RetryStrategyConfig(
-            max_attempts=5,
-            initial_delay=Duration.from_seconds(2),
-            max_delay=Duration.from_minutes(2),
+            max_attempts=STEP_RETRY.attempts,
+            initial_delay=Duration.from_seconds(STEP_RETRY.initial_delay_seconds),
+            backoff_rate=STEP_RETRY.backoff_rate,
+            max_delay=Duration.from_seconds(STEP_RETRY.max_delay_seconds),
+            jitter_strategy=JitterStrategy.FULL,
             retryable_error_types=[TransientError],
         )
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -122,3 +123,45 @@ def _describe(exc: BaseException) -> str:
         error = response.get("Error", {})
         return f"AWS error {error.get('Code') or response.get('ResponseMetadata', {}).get('HTTPStatusCode')}"
     return f"connection problem ({type(exc).__name__})"
+
+
+# ---- how both orchestrators retry a step ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """One retry policy for a step, whichever orchestrator runs it: the durable step's retry strategy and
+    the state machine's `Retry` are both built from (or held to) this."""
+
+    attempts: int = 5  # the first try included
+    initial_delay_seconds: int = 2
+    backoff_rate: float = 2.0
+    max_delay_seconds: int = 30
+
+    @property
+    def retries(self) -> int:
+        return self.attempts - 1
+
+
+STEP_RETRY = RetryPolicy()
+# What the state machine retries: a step's TransientError, and the Lambda service's own transient errors
+# (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+SFN_RETRYABLE_ERRORS = (
+    "TransientError",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+
+
+def asl_retry(policy: RetryPolicy = STEP_RETRY) -> dict[str, object]:
+    """The ASL `Retry` entry of every task state, from the policy."""
+    return {
+        "ErrorEquals": list(SFN_RETRYABLE_ERRORS),
+        "IntervalSeconds": policy.initial_delay_seconds,
+        "MaxAttempts": policy.retries,
+        "BackoffRate": policy.backoff_rate,
+        "MaxDelaySeconds": policy.max_delay_seconds,
+        "JitterStrategy": "FULL",
+    }
