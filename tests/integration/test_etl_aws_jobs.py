@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from etl_aws import clock
 from etl_aws import contract as C
-from etl_aws import jobs as jobs_module
 from etl_aws.errors import DecisionConflict, DecisionGone, InvalidTransition, JobNotFound, NotAwaitingDecision
 from etl_aws.jobs import Job, JobsRepository, iso_in
 from etl_aws.models import Decision, JobStatus, ObjectRef
@@ -241,13 +241,50 @@ def test_a_conflicting_decision_after_the_first_is_refused(repo: JobsRepository)
     assert repo.get("job-1").status == JobStatus.APPROVED
 
 
-def test_a_decision_after_expiry_is_gone(repo: JobsRepository, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_decision_after_expiry_is_gone(repo: JobsRepository) -> None:
     pending(repo, expires_in=60)
-    monkeypatch.setattr(jobs_module, "now_iso", lambda: iso_in(120))
 
-    with pytest.raises(DecisionGone):
+    with clock.shifted(120), pytest.raises(DecisionGone):
         repo.record_decision("job-1", Decision(approved=True))
     assert repo.get("job-1").decision is None
+
+
+def test_the_retention_ttl_counts_from_the_clock(aws: Any, repo: JobsRepository) -> None:
+    with clock.shifted(30 * 86400):
+        later = clock.epoch_seconds()
+        repo.create("job-1", C.DURABLE, ref(), retention_days=7)
+
+    ttl = int(raw_item(aws, "job-1")[C.JOBS_TTL_ATTRIBUTE])
+
+    assert later + 7 * 86400 <= ttl <= later + 7 * 86400 + 5
+
+
+def test_a_callback_claim_is_held_once_until_sent_released_or_lapsed(repo: JobsRepository) -> None:
+    pending(repo)
+    repo.record_decision("job-1", Decision(approved=True))
+
+    first = repo.claim_callback("job-1", lease_seconds=60)
+    assert first is not None
+    assert repo.claim_callback("job-1", lease_seconds=60) is None
+    assert repo.claim_callback("job-1", lease_seconds=60, claim=first) == first
+    with clock.shifted(61):
+        lapsed = repo.claim_callback("job-1", lease_seconds=60)
+    assert lapsed not in (None, first)
+
+    repo.release_callback("job-1", first)  # not ours any more: the lapsed claim's holder keeps it
+    assert repo.claim_callback("job-1", lease_seconds=60) is None
+    repo.release_callback("job-1", lapsed)
+    assert repo.claim_callback("job-1", lease_seconds=60) is not None
+
+
+def test_no_callback_claim_before_a_decision_or_after_the_send(repo: JobsRepository) -> None:
+    pending(repo)
+    assert repo.claim_callback("job-1", lease_seconds=60) is None
+
+    repo.record_decision("job-1", Decision(approved=False))
+    repo.mark_callback_sent("job-1")
+
+    assert repo.claim_callback("job-1", lease_seconds=60) is None
 
 
 def test_a_decision_before_the_approval_step_is_not_awaited(repo: JobsRepository) -> None:

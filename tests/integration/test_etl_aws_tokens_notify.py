@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 
+from etl_aws import clock, notify, tokens
 from etl_aws import contract as C
-from etl_aws import jobs as jobs_module
-from etl_aws import notify, tokens
 from etl_aws.errors import DecisionGone
-from etl_aws.jobs import JobsRepository, iso_in
+from etl_aws.jobs import JobsRepository
 from etl_aws.models import Decision
 from tests.integration.etl_aws_support import (
     csv_bytes,
@@ -95,7 +94,7 @@ def test_verify_compares_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> No
     assert compared == [(tokens.hash_token(token), tokens.hash_token(token))]
 
 
-def test_the_review_token_expires_with_the_approval(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_review_token_expires_with_the_approval(aws: Any) -> None:
     cfg = aws.settings(C.DURABLE, approval_timeout_seconds=3600)
     before = datetime.now(UTC)
     requested = run_to_pending(cfg, upload(aws, "uploads/t.csv", csv_bytes(rows=10)))
@@ -104,8 +103,7 @@ def test_the_review_token_expires_with_the_approval(aws: Any, monkeypatch: pytes
     expires = datetime.strptime(requested.approval_expires_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     assert before + timedelta(seconds=3600) <= expires <= datetime.now(UTC) + timedelta(seconds=3600)
     assert repo.approval_secrets(requested.job_id).approval_expires_at == requested.approval_expires_at
-    monkeypatch.setattr(jobs_module, "now_iso", lambda: iso_in(3601))
-    with pytest.raises(DecisionGone):
+    with clock.shifted(3601), pytest.raises(DecisionGone):
         repo.record_decision(
             requested.job_id, Decision(approved=True, via="review_link"), use_review_token=True
         )

@@ -1,8 +1,7 @@
 """The jobs table: one item per job, every state change a conditional write.
 
-Public reads return `Job`, built from an allow-list of attributes: the callback id / task token and the
-review token hash are stored on the same item but can only be read through `approval_secrets`, which
-no API response or log line ever sees.
+Public reads return `Job` (etl_aws.job_records); the stored secrets of a waiting job are read only
+through `approval_secrets`. Times come from `etl_aws.clock`.
 """
 
 from __future__ import annotations
@@ -11,16 +10,15 @@ import json
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
 
-from etl_aws import clients
+from etl_aws import clients, clock
 from etl_aws import contract as C
+from etl_aws.clock import iso_in, now_iso
+from etl_aws.dynamo import conditional_failed, plain, set_clauses, status_in
 from etl_aws.errors import (
     DecisionConflict,
     DecisionGone,
@@ -28,75 +26,20 @@ from etl_aws.errors import (
     JobNotFound,
     NotAwaitingDecision,
 )
+from etl_aws.job_records import ApprovalSecrets, HistoryEntry, Job
 from etl_aws.models import TERMINAL, Decision, JobStatus, ObjectRef
 
+__all__ = [
+    "BATCH_GET_ATTEMPTS",
+    "BATCH_GET_LIMIT",
+    "ApprovalSecrets",
+    "HistoryEntry",
+    "Job",
+    "JobsRepository",
+    "iso_in",
+    "now_iso",
+]
 
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def iso_in(seconds: int) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-class HistoryEntry(BaseModel):
-    status: JobStatus
-    at: str
-
-
-class Job(BaseModel):
-    """A job as the API and operators see it. No secrets: they are not even fields."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    job_id: str
-    workflow: str
-    status: JobStatus
-    file_name: str = ""
-    source: dict[str, Any] = Field(default_factory=dict)
-    counts: dict[str, int] = Field(default_factory=dict)
-    reasons: dict[str, int] = Field(default_factory=dict)
-    summary: dict[str, Any] = Field(default_factory=dict)
-    outputs: dict[str, str] = Field(default_factory=dict)
-    error: dict[str, str] | None = None
-    decision: dict[str, Any] | None = None
-    history: list[HistoryEntry] = Field(default_factory=list)
-    execution_arn: str | None = None
-    created_at: str = ""
-    updated_at: str = ""
-    approval_expires_at: str | None = None
-    notified_at: str | None = None
-    callback_sent_at: str | None = None
-    finalized_at: str | None = None
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Job:
-        data = {k: _plain(item[k]) for k in cls.model_fields if k in item and k != "summary"}
-        if "summary_json" in item:
-            data["summary"] = json.loads(item["summary_json"])
-        return cls.model_validate(data)
-
-
-@dataclass(frozen=True)
-class ApprovalSecrets:
-    """Stored secrets of a waiting job, for the approval service only. Never log or return this."""
-
-    workflow: str
-    callback_token: str | None
-    review_token_hash: str | None
-    review_token_used_at: str | None
-    approval_expires_at: str | None
-    callback_sent_at: str | None
-
-    def __repr__(self) -> str:  # keep secrets out of tracebacks and debug output
-        return f"ApprovalSecrets(workflow={self.workflow!r}, callback_token=***, review_token_hash=***)"
-
-
-_SECRET_ATTRIBUTES = ("callback_token", "review_token_hash")
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem, the service's maximum
 BATCH_GET_ATTEMPTS = 8
 
@@ -112,7 +55,7 @@ class JobsRepository:
 
     def create(self, job_id: str, workflow: str, ref: ObjectRef, retention_days: int) -> Job:
         """Create the job in RECEIVED; creating it again is a no-op that returns the existing job."""
-        now = now_iso()
+        now = clock.now_iso()
         item = {
             "job_id": job_id,
             "workflow": workflow,
@@ -122,17 +65,18 @@ class JobsRepository:
             "history": [{"status": JobStatus.RECEIVED.value, "at": now}],
             "created_at": now,
             "updated_at": now,
-            C.JOBS_TTL_ATTRIBUTE: int(time.time()) + retention_days * 86400,
+            C.JOBS_TTL_ATTRIBUTE: clock.epoch_seconds() + retention_days * 86400,
         }
         try:
             self._table.put_item(Item=item, ConditionExpression=Attr("job_id").not_exists())
         except ClientError as exc:
-            if _conditional_failed(exc):
+            if conditional_failed(exc):
                 return self.get(job_id)
             raise
         return Job.from_item(item)
 
     def find(self, job_id: str) -> Job | None:
+        """The job, or None when there is none (strongly consistent read)."""
         item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
         return Job.from_item(item) if item else None
 
@@ -169,6 +113,7 @@ class JobsRepository:
         return found
 
     def get(self, job_id: str) -> Job:
+        """The job; JobNotFound when there is none."""
         job = self.find(job_id)
         if job is None:
             raise JobNotFound(f"job {job_id} not found")
@@ -192,7 +137,7 @@ class JobsRepository:
             )
         jobs = [Job.from_item(i) for i in page.get("Items", [])]
         last = page.get("LastEvaluatedKey")
-        return jobs, (json.dumps(_plain(last)) if last else None)
+        return jobs, (json.dumps(plain(last)) if last else None)
 
     # ---- state changes -------------------------------------------------------------------------------
 
@@ -204,54 +149,32 @@ class JobsRepository:
         fields: dict[str, Any] | None = None,
     ) -> Job:
         """Move to `to` only from one of `allowed_from`. Already at `to`: returns the job (idempotent)."""
-        now = now_iso()
-        names, values, sets = self._sets({**(fields or {}), "status": to.value, "updated_at": now})
+        now = clock.now_iso()
+        names, values, sets = set_clauses({**(fields or {}), "status": to.value, "updated_at": now})
         values[":h"] = [{"status": to.value, "at": now}]
         values[":empty"] = []
-        condition = "attribute_exists(job_id) AND " + _status_in(allowed_from, names, values)
+        condition = "attribute_exists(job_id) AND " + status_in(allowed_from, names, values)
         names["#history"] = "history"
-        try:
-            item = self._table.update_item(
-                Key={"job_id": job_id},
-                UpdateExpression="SET "
-                + ", ".join(sets)
-                + ", #history = list_append(if_not_exists(#history, "
-                ":empty), :h)",
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
-            job = self.get(job_id)
-            if job.status == to:
-                return job
-            raise InvalidTransition(f"job {job_id} is {job.status}, cannot become {to}") from None
-        return Job.from_item(item)
+        update = "SET " + ", ".join(sets) + ", #history = list_append(if_not_exists(#history, :empty), :h)"
+        item = self._conditional_update(job_id, update, condition, values, names)
+        if item is not None:
+            return Job.from_item(item)
+        job = self.get(job_id)
+        if job.status == to:
+            return job
+        raise InvalidTransition(f"job {job_id} is {job.status}, cannot become {to}")
 
     def update(self, job_id: str, fields: dict[str, Any], only_if: Iterable[JobStatus] | None = None) -> Job:
         """Set attributes without changing status (optionally only while in one of `only_if`)."""
-        names, values, sets = self._sets({**fields, "updated_at": now_iso()})
+        names, values, sets = set_clauses({**fields, "updated_at": clock.now_iso()})
         condition = "attribute_exists(job_id)"
         if only_if is not None:
-            condition += " AND " + _status_in(only_if, names, values)
-        try:
-            item = self._table.update_item(
-                Key={"job_id": job_id},
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
-            job = self.get(job_id)
-            raise InvalidTransition(f"job {job_id} is {job.status}: update refused") from None
-        return Job.from_item(item)
+            condition += " AND " + status_in(only_if, names, values)
+        item = self._conditional_update(job_id, "SET " + ", ".join(sets), condition, values, names)
+        if item is not None:
+            return Job.from_item(item)
+        job = self.get(job_id)
+        raise InvalidTransition(f"job {job_id} is {job.status}: update refused")
 
     # ---- approval --------------------------------------------------------------------------------
 
@@ -277,17 +200,11 @@ class JobsRepository:
         )
 
     def approval_secrets(self, job_id: str) -> ApprovalSecrets:
+        """The stored secrets of the job, for the approval service only; JobNotFound when there is none."""
         item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
         if not item:
             raise JobNotFound(f"job {job_id} not found")
-        return ApprovalSecrets(
-            workflow=item.get("workflow", ""),
-            callback_token=item.get("callback_token"),
-            review_token_hash=item.get("review_token_hash"),
-            review_token_used_at=item.get("review_token_used_at"),
-            approval_expires_at=item.get("approval_expires_at"),
-            callback_sent_at=item.get("callback_sent_at"),
-        )
+        return ApprovalSecrets.from_item(item)
 
     def record_decision(
         self, job_id: str, decision: Decision, use_review_token: bool = False
@@ -297,12 +214,12 @@ class JobsRepository:
         Raises DecisionConflict for a different earlier decision, DecisionGone after expiry,
         NotAwaitingDecision before the approval step, JobNotFound for an unknown job.
         """
-        now = now_iso()
+        now = clock.now_iso()
         to = JobStatus.APPROVED if decision.approved else JobStatus.REJECTED
         fields: dict[str, Any] = {"decision": decision.model_dump(mode="json")}
         if use_review_token:
             fields["review_token_used_at"] = now
-        names, values, sets = self._sets({**fields, "status": to.value, "updated_at": now})
+        names, values, sets = set_clauses({**fields, "status": to.value, "updated_at": now})
         names["#status"] = "status"
         names["#history"] = "history"
         values[":pending"] = JobStatus.PENDING_APPROVAL.value
@@ -311,18 +228,9 @@ class JobsRepository:
         condition = "#status = :pending AND attribute_not_exists(decision) AND approval_expires_at > :now" + (
             " AND attribute_not_exists(review_token_used_at)" if use_review_token else ""
         )
-        try:
-            item = self._table.update_item(
-                Key={"job_id": job_id},
-                UpdateExpression="SET " + ", ".join(sets) + ", #history = list_append(#history, :h)",
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
+        update = "SET " + ", ".join(sets) + ", #history = list_append(#history, :h)"
+        item = self._conditional_update(job_id, update, condition, values, names)
+        if item is None:
             return self._explain_refused_decision(job_id, decision, now), False
         return Job.from_item(item), True
 
@@ -343,10 +251,11 @@ class JobsRepository:
         raise NotAwaitingDecision(f"job {job_id} is {job.status}: not yet waiting for a decision")
 
     def mark_callback_sent(self, job_id: str) -> None:
+        """Note when the decision's callback was first delivered (later calls keep the first time)."""
         self._table.update_item(
             Key={"job_id": job_id},
             UpdateExpression="SET callback_sent_at = if_not_exists(callback_sent_at, :now)",
-            ExpressionAttributeValues={":now": now_iso()},
+            ExpressionAttributeValues={":now": clock.now_iso()},
         )
 
     def claim_callback(self, job_id: str, lease_seconds: int, claim: str | None = None) -> str | None:
@@ -358,76 +267,56 @@ class JobsRepository:
         so a retry of a request whose answer was lost finds the claim its first attempt took.
         """
         claim = claim or uuid.uuid4().hex
-        values = {":claim": claim, ":until": iso_in(lease_seconds), ":now": now_iso()}
-        try:
-            self._table.update_item(
-                Key={"job_id": job_id},
-                UpdateExpression="SET callback_claim = :claim, callback_claim_until = :until",
-                ConditionExpression="attribute_exists(decision) AND attribute_not_exists(callback_sent_at)"
-                " AND (attribute_not_exists(callback_claim_until) OR callback_claim_until < :now"
-                " OR callback_claim = :claim)",
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return None
-            raise
-        return claim
+        values = {":claim": claim, ":until": clock.iso_in(lease_seconds), ":now": clock.now_iso()}
+        taken = self._conditional_update(
+            job_id,
+            "SET callback_claim = :claim, callback_claim_until = :until",
+            "attribute_exists(decision) AND attribute_not_exists(callback_sent_at)"
+            " AND (attribute_not_exists(callback_claim_until) OR callback_claim_until < :now"
+            " OR callback_claim = :claim)",
+            values,
+            new_item=False,
+        )
+        return claim if taken is not None else None
 
     def release_callback(self, job_id: str, claim: str) -> None:
         """Give back a claim after a failed send, so the next repeat can retry at once (ours only)."""
-        try:
-            self._table.update_item(
-                Key={"job_id": job_id},
-                UpdateExpression="REMOVE callback_claim, callback_claim_until",
-                ConditionExpression="callback_claim = :claim",
-                ExpressionAttributeValues={":claim": claim},
-            )
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
+        self._conditional_update(
+            job_id,
+            "REMOVE callback_claim, callback_claim_until",
+            "callback_claim = :claim",
+            {":claim": claim},
+            new_item=False,
+        )
 
     # ---- helpers ---------------------------------------------------------------------------------
 
-    @staticmethod
-    def _sets(fields: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any], list[str]]:
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        sets: list[str] = []
-        for i, (name, value) in enumerate(fields.items()):
-            if name == "summary":
-                name, value = "summary_json", json.dumps(value, separators=(",", ":"))
-            names[f"#f{i}"] = name
-            values[f":v{i}"] = value
-            sets.append(f"#f{i} = :v{i}")
-        return names, values, sets
-
-
-def _status_in(statuses: Iterable[JobStatus], names: dict[str, str], values: dict[str, Any]) -> str:
-    """`#status IN (...)` for a condition expression, adding its names and values."""
-    names["#status"] = "status"
-    placeholders = []
-    for i, status in enumerate(statuses):
-        values[f":status{i}"] = status.value
-        placeholders.append(f":status{i}")
-    return "#status IN (" + ", ".join(placeholders) + ")"
-
-
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB's Decimals back to int/float, recursively."""
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-assert not set(_SECRET_ATTRIBUTES) & set(Job.model_fields), "secrets must never be Job fields"
+    def _conditional_update(
+        self,
+        job_id: str,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+        *,
+        new_item: bool = True,
+    ) -> dict[str, Any] | None:
+        """UpdateItem under `condition`. Returns the item as updated (`{}` unless `new_item`), or None
+        when the condition refused the write; any other failure is raised."""
+        request: dict[str, Any] = {
+            "Key": {"job_id": job_id},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
+        request["ExpressionAttributeValues"] = values
+        if new_item:
+            request["ReturnValues"] = "ALL_NEW"
+        try:
+            response = self._table.update_item(**request)
+        except ClientError as exc:
+            if conditional_failed(exc):
+                return None
+            raise
+        return response["Attributes"] if new_item else {}

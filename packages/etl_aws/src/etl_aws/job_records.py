@@ -1,0 +1,93 @@
+"""What a jobs-table item is read as: `Job` for the API and operators, `ApprovalSecrets` for the
+approval service only.
+
+`Job` is built from an allow-list of attributes: the callback id / task token and the review token hash
+are stored on the same item but can only be read through `ApprovalSecrets`, which no API response or log
+line ever sees.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from etl_aws.dynamo import plain
+from etl_aws.models import TERMINAL, JobStatus
+
+SECRET_ATTRIBUTES = ("callback_token", "review_token_hash")
+
+
+class HistoryEntry(BaseModel):
+    status: JobStatus
+    at: str
+
+
+class Job(BaseModel):
+    """A job as the API and operators see it. No secrets: they are not even fields."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    job_id: str
+    workflow: str
+    status: JobStatus
+    file_name: str = ""
+    source: dict[str, Any] = Field(default_factory=dict)
+    counts: dict[str, int] = Field(default_factory=dict)
+    reasons: dict[str, int] = Field(default_factory=dict)
+    summary: dict[str, Any] = Field(default_factory=dict)
+    outputs: dict[str, str] = Field(default_factory=dict)
+    error: dict[str, str] | None = None
+    decision: dict[str, Any] | None = None
+    history: list[HistoryEntry] = Field(default_factory=list)
+    execution_arn: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    approval_expires_at: str | None = None
+    notified_at: str | None = None
+    callback_sent_at: str | None = None
+    finalized_at: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Job:
+        """The job an item holds, secrets left out."""
+        data = {k: plain(item[k]) for k in cls.model_fields if k in item and k != "summary"}
+        if "summary_json" in item:
+            data["summary"] = json.loads(item["summary_json"])
+        return cls.model_validate(data)
+
+
+@dataclass(frozen=True)
+class ApprovalSecrets:
+    """Stored secrets of a waiting job, for the approval service only. Never log or return this."""
+
+    workflow: str
+    callback_token: str | None
+    review_token_hash: str | None
+    review_token_used_at: str | None
+    approval_expires_at: str | None
+    callback_sent_at: str | None
+
+    def __repr__(self) -> str:  # keep secrets out of tracebacks and debug output
+        return f"ApprovalSecrets(workflow={self.workflow!r}, callback_token=***, review_token_hash=***)"
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> ApprovalSecrets:
+        """The approval secrets an item holds."""
+        return cls(
+            workflow=item.get("workflow", ""),
+            callback_token=item.get("callback_token"),
+            review_token_hash=item.get("review_token_hash"),
+            review_token_used_at=item.get("review_token_used_at"),
+            approval_expires_at=item.get("approval_expires_at"),
+            callback_sent_at=item.get("callback_sent_at"),
+        )
+
+
+assert not set(SECRET_ATTRIBUTES) & set(Job.model_fields), "secrets must never be Job fields"
