@@ -25,7 +25,3 @@ def job_id(ref: ObjectRef) -> str:
     stem = ref.file_name.rsplit(".", 1)[0]
     hint = _UNSAFE.sub("-", stem).strip("-_")[: MAX_JOB_ID - _HASH_CHARS - 1] or "file"
     return f"{hint}-{digest}"
-
-
-def is_job_id(value: str) -> bool:
-    return 0 < len(value) <= MAX_JOB_ID and _UNSAFE.search(value) is None

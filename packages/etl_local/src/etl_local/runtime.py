@@ -9,28 +9,19 @@ in threads of this process; each server binds 127.0.0.1 on a port chosen free at
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
 
-from etl_aws import clients, config, identity
+from etl_aws import clients, config
 from etl_aws import contract as C
-from etl_aws.jobs import Job, JobsRepository
-from etl_aws.models import JobStatus, ObjectRef
 from etl_local import faults, limits
 from etl_local import sfn as sfn_pipeline
 from etl_local.durable import DurableEngine
@@ -38,16 +29,39 @@ from etl_local.functions import FunctionHost, HostedFunction
 from etl_local.gateway import Gateway, Principal
 from etl_local.lambda_api import LambdaEndpoint
 from etl_local.metering import AwsRequestMeter
+from etl_local.moto_server import HOST, MotoProcess, free_port
 from etl_local.pollers import EventSourceMapping, Outbox, Poller
 from etl_local.resources import ACCOUNT, REGION, StackNames, env_for, provision
+from etl_local.runtime_reads import (
+    ACCESS_KEY,
+    OPERATOR_ARN,
+    POLL_INTERVAL,
+    SECRET_KEY,
+    Deployment,
+    Endpoints,
+    RuntimeReads,
+)
 from etl_local.task_invoke import TaskEndpoint
 
-HOST = "127.0.0.1"
-ACCESS_KEY = "testing"
-SECRET_KEY = "testing"  # noqa: S105 - the local runtime's fixed, well-known credentials
-OPERATOR_ARN = f"arn:aws:iam::{ACCOUNT}:user/local-operator"
+__all__ = [
+    "ACCESS_KEY",
+    "ACCOUNT",
+    "ALIAS",
+    "DEFAULT_APPROVAL_TIMEOUT",
+    "HOST",
+    "OPERATOR_ARN",
+    "POLL_INTERVAL",
+    "REGION",
+    "SECRET_KEY",
+    "Deployment",
+    "Endpoints",
+    "LocalRuntime",
+    "MotoProcess",
+    "available_workflows",
+    "free_port",
+]
+
 ALIAS = "live"
-POLL_INTERVAL = 0.2
 DEFAULT_APPROVAL_TIMEOUT = 24 * 3600
 _PROCESS_ENV = {
     "AWS_ACCESS_KEY_ID": ACCESS_KEY,
@@ -57,7 +71,6 @@ _PROCESS_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "1",
     "POWERTOOLS_METRICS_NAMESPACE": "CsvEtlLocal",
 }
-_CLIENT_CONFIG = Config(max_pool_connections=32, retries={"mode": "standard", "max_attempts": 5})
 _REMOVED_ENV = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
@@ -74,30 +87,7 @@ def available_workflows() -> tuple[str, ...]:
     return tuple(found)
 
 
-def free_port(host: str = HOST) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Endpoints:
-    moto: str = ""
-    lambda_api: str = ""
-    api: str = ""
-
-
-@dataclass
-class Deployment:
-    """What was created: names, ARNs and URLs (written to `.local/stack.json`)."""
-
-    stack: dict[str, Any] = field(default_factory=dict)
-    functions: dict[str, str] = field(default_factory=dict)  # key → invoked ARN
-    state_machine_arn: str = ""
-    outbox_queue_url: str = ""
-
-
-class LocalRuntime:
+class LocalRuntime(RuntimeReads):
     """Start with `start()` (or as a context manager); `stop()` ends every thread and server it began."""
 
     def __init__(
@@ -129,7 +119,6 @@ class LocalRuntime:
         self._tasks: TaskEndpoint | None = None
         self._lambda_endpoint: LambdaEndpoint | None = None
         self._pollers: list[Poller] = []
-        self._undo: list[Callable[[], None]] = []
         self._saved_env: dict[str, str | None] = {}
         self.started_at = 0.0
         self._clients: dict[str, Any] = {}
@@ -234,8 +223,6 @@ class LocalRuntime:
             with contextlib.suppress(Exception):
                 self._lambda_endpoint.stop()
             self._lambda_endpoint = None
-        while self._undo:
-            self._undo.pop()()
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
@@ -331,7 +318,6 @@ class LocalRuntime:
             "QueueArn"
         ]
         self.session.client("sns").subscribe(TopicArn=stack["topic_arn"], Protocol="sqs", Endpoint=outbox_arn)
-        self.deployment.outbox_queue_url = outbox_url
         self.outbox = Outbox(self.session.client("sqs"), outbox_url, self.root / "outbox", self.echo)
         self._pollers.append(Poller("outbox", self.outbox.poll_once, POLL_INTERVAL))
         for poller in self._pollers:
@@ -342,149 +328,3 @@ class LocalRuntime:
 
     def _count_lambda_call(self, operation: str) -> None:
         self.lambda_calls[operation] += 1
-
-    # ---- what callers use ------------------------------------------------------------------------
-
-    @property
-    def api_url(self) -> str:
-        return self.endpoints.api
-
-    def client(self, service: str) -> Any:
-        """A client of the local AWS, made once per service (boto3 clients are thread-safe)."""
-        assert self.session is not None, "start the runtime first"
-        with self._clients_lock:
-            found = self._clients.get(service)
-            if found is None:
-                found = self._clients[service] = self.session.client(
-                    service, endpoint_url=self.endpoints.moto, config=_CLIENT_CONFIG
-                )
-            return found
-
-    def raw_bucket(self, workflow: str) -> str:
-        return self.deployment.stack["pipelines"][workflow]["raw_bucket"]
-
-    def output_bucket(self, workflow: str) -> str:
-        return self.deployment.stack["pipelines"][workflow]["output_bucket"]
-
-    def upload(self, workflow: str, key: str, body: bytes) -> str:
-        """Put a file in the pipeline's raw bucket (S3 notifies the pipeline's queue); returns its job id."""
-        bucket = self.raw_bucket(workflow)
-        put = self.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
-        return identity.job_id(ObjectRef(bucket=bucket, key=key, version_id=put.get("VersionId")))
-
-    def wait_for(
-        self, job_id: str, statuses: set[JobStatus] | frozenset[JobStatus], timeout: float = 60
-    ) -> Job:
-        """The job once its status is one of `statuses` (PENDING_APPROVAL counts once its e-mail went)."""
-        deadline = time.monotonic() + timeout
-        repo = self.jobs()
-        job = None
-        while time.monotonic() < deadline:
-            job = repo.find(job_id)
-            notified = job is not None and (job.status != JobStatus.PENDING_APPROVAL or job.notified_at)
-            if job is not None and job.status in statuses and notified:
-                return job
-            time.sleep(POLL_INTERVAL)
-        seen = job.status.value if job else "no job"
-        raise TimeoutError(f"job {job_id} not in {sorted(statuses)} within {timeout} s (it is {seen})")
-
-    def jobs(self) -> JobsRepository:
-        """A repository of the caller's own (boto3 resources are not shared between threads)."""
-        assert self.session is not None, "start the runtime first"
-        dynamodb = self.session.resource("dynamodb", endpoint_url=self.endpoints.moto)
-        return JobsRepository(self.deployment.stack["jobs_table"], dynamodb)
-
-    def job(self, job_id: str) -> Job | None:
-        return self.jobs().find(job_id)
-
-    def all_jobs(self) -> list[Job]:
-        repo, found, cursor = self.jobs(), [], None
-        while True:
-            page, cursor = repo.list_jobs(limit=100, cursor=cursor)
-            found.extend(page)
-            if not cursor:
-                return found
-
-    def state_transitions(self, job_id: str) -> int:
-        """Billed state transitions of the job's Step Functions execution (0 when it has none)."""
-        if not self.deployment.state_machine_arn:
-            return 0
-        machine = self.deployment.state_machine_arn.split(":")[-1]
-        arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{job_id}"
-        sfn = self.client("stepfunctions")
-        try:
-            pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
-            return sfn_pipeline.transitions([e for page in pages for e in page["events"]])
-        except ClientError:
-            return 0
-
-    def durable_operations(self, job_id: str) -> Counter[str]:
-        return self.durable.operations(job_id) if self.durable else Counter()
-
-    def durable_data_written(self, job_id: str) -> int:
-        return self.durable.data_written(job_id) if self.durable else 0
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "endpoints": {
-                "moto": self.endpoints.moto,
-                "lambda": self.endpoints.lambda_api,
-                "api": self.endpoints.api,
-            },
-            "region": REGION,
-            "credentials": {"access_key_id": ACCESS_KEY, "operator_arn": OPERATOR_ARN},
-            "workflows": list(self.workflows),
-            "approval_timeout_seconds": self.approval_timeout_seconds,
-            "stack": self.deployment.stack,
-            "functions": self.deployment.functions,
-            "state_machine_arn": self.deployment.state_machine_arn,
-            "outbox": str(self.root / "outbox"),
-        }
-
-    def write_stack_file(self) -> Path:
-        path = self.root / "stack.json"
-        path.write_text(json.dumps(self.describe(), indent=2) + "\n", encoding="utf-8")
-        return path
-
-
-class MotoProcess:
-    """`python -m etl_local.moto_process` on 127.0.0.1:`port`; its output goes to `log`."""
-
-    READY_TIMEOUT = 60.0
-
-    def __init__(self, port: int, invoke_url: str, log: Path) -> None:
-        self.port, self.invoke_url, self.log = port, invoke_url, log
-        self._process: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        command = [sys.executable, "-m", "etl_local.moto_process", "--port", str(self.port)]
-        with self.log.open("w", encoding="utf-8") as log:
-            self._process = subprocess.Popen(  # noqa: S603 - our own module, no shell
-                [*command, "--invoke-url", self.invoke_url],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-            )
-        assert self._process.stdout is not None
-        ready: list[str] = []
-        reader = threading.Thread(target=lambda: ready.append(self._process.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(self.READY_TIMEOUT)
-        if not ready or ready[0].strip() != "ready":
-            self.stop()
-            tail = self.log.read_text(encoding="utf-8", errors="replace")[-2000:]
-            raise RuntimeError(f"the moto server did not start on port {self.port}:\n{tail}")
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        with contextlib.suppress(Exception):
-            process.stdin.close()  # type: ignore[union-attr]
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
