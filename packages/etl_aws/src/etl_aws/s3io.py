@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 from botocore.exceptions import (
@@ -170,3 +171,84 @@ class MultipartWriter(io.RawIOBase):
                 raise
         finally:
             super().close()
+
+
+# ---- single requests the steps make --------------------------------------------------------------------
+
+_MISSING = ("404", "NoSuchKey", "NoSuchVersion")
+_GONE = (*_MISSING, "412", "PreconditionFailed")
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _version_args(bucket: str, key: str, version_id: str | None) -> dict[str, Any]:
+    args: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version_id:
+        args["VersionId"] = version_id
+    return args
+
+
+def head(
+    bucket: str, key: str, version_id: str | None = None, denied_is_missing: bool = False
+) -> dict | None:
+    """HeadObject's answer, or None when the object (version) does not exist. Without s3:ListBucket S3
+    answers 403 for a missing key: `denied_is_missing` reads that as missing too."""
+    try:
+        return clients.client("s3").head_object(**_version_args(bucket, key, version_id))
+    except ClientError as exc:
+        if _code(exc) in _MISSING or (denied_is_missing and _code(exc) == "403"):
+            return None
+        raise
+
+
+def read_start(bucket: str, key: str, version_id: str | None, length: int) -> bytes:
+    """The first `length` bytes of one object version."""
+    args = _version_args(bucket, key, version_id) | {"Range": f"bytes=0-{length - 1}"}
+    return clients.client("s3").get_object(**args)["Body"].read()
+
+
+def put_json(bucket: str, key: str, value: Any) -> None:
+    body = json.dumps(value, indent=2, sort_keys=True).encode()
+    clients.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+
+
+def copy(bucket: str, source_key: str, target_key: str) -> None:
+    """Copy within a bucket (multipart for large objects, as boto3's managed copy does)."""
+    clients.client("s3").copy({"Bucket": bucket, "Key": source_key}, bucket, target_key)
+
+
+def move_version(bucket: str, key: str, version_id: str | None, etag: str | None, target_key: str) -> bool:
+    """Move exactly one object version to `target_key` in the same bucket: copy it, then delete that
+    version (an object without versions is deleted only while its ETag is still the pinned one, so a
+    newer upload of the same key is never touched). Safe to run again after a crash.
+
+    False when the version no longer exists and was never moved (deleted, or overwritten in a bucket
+    without versioning)."""
+    s3 = clients.client("s3")
+    source: dict[str, str] = {"Bucket": bucket, "Key": key}
+    extra: dict[str, str] = {}
+    if version_id:
+        source["VersionId"] = version_id
+    elif etag:
+        extra["CopySourceIfMatch"] = f'"{etag}"'  # never move another upload's content
+    try:
+        s3.copy(source, bucket, target_key, ExtraArgs=extra or None)
+    except ClientError as exc:
+        if _code(exc) not in _GONE:
+            raise
+        return head(bucket, target_key) is not None  # an earlier run moved it, then removed the source
+    if version_id:
+        s3.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
+        return True
+    current = head(bucket, key)
+    if current is not None and str(current.get("ETag", "")).strip('"') == etag:
+        s3.delete_object(Bucket=bucket, Key=key)
+    return True
+
+
+def delete_keys(bucket: str, keys: list[str]) -> None:
+    """Delete up to 1,000 keys in one request; keys that do not exist are no error."""
+    objects = [{"Key": key} for key in keys]
+    clients.client("s3").delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})

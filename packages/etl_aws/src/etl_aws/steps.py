@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 import etl_core
-from etl_aws import callbacks, clients, notify, tokens
+from etl_aws import callbacks, notify, s3io, tokens
 from etl_aws import contract as C
 from etl_aws.config import Settings, settings
 from etl_aws.errors import FileRejected, InvalidTransition, transient_aware
@@ -45,10 +42,6 @@ _HEAD_BYTES = 64 * 1024
 
 def _repo(cfg: Settings) -> JobsRepository:
     return JobsRepository(cfg.jobs_table)
-
-
-def _s3() -> Any:
-    return clients.client("s3")
 
 
 def _refuse(repo: JobsRepository, job_id: str, code: str, message: str) -> FileRejected:
@@ -100,15 +93,9 @@ def extract(request: StartRequest, cfg: Settings | None = None) -> Extracted:
     problem_with_keys = key_problem(job_id, ref.key)
     if problem_with_keys:  # refused now, not after a reviewer approved a file that cannot be archived
         raise _refuse(repo, job_id, "key_too_long", problem_with_keys)
-    args: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key}
-    if ref.version_id:
-        args["VersionId"] = ref.version_id
-    try:
-        head = _s3().head_object(**args)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion", "403"):
-            raise _refuse(repo, job_id, "source_missing", "the uploaded object no longer exists") from None
-        raise
+    head = s3io.head(ref.bucket, ref.key, ref.version_id, denied_is_missing=True)
+    if head is None:
+        raise _refuse(repo, job_id, "source_missing", "the uploaded object no longer exists")
     source = Source(
         bucket=ref.bucket,
         key=ref.key,
@@ -132,10 +119,7 @@ def extract(request: StartRequest, cfg: Settings | None = None) -> Extracted:
 
 def _check_head(source: Source) -> etl_core.FileError | None:
     """Run etl_core over the first complete lines: file-level problems show up before any real work."""
-    args: dict[str, Any] = {"Bucket": source.bucket, "Key": source.key, "Range": f"bytes=0-{_HEAD_BYTES - 1}"}
-    if source.version_id:
-        args["VersionId"] = source.version_id
-    head = _s3().get_object(**args)["Body"].read()
+    head = s3io.read_start(source.bucket, source.key, source.version_id, _HEAD_BYTES)
     if source.size > len(head) and b"\n" in head:
         head = head[: head.rindex(b"\n") + 1]
     try:
@@ -222,15 +206,12 @@ def load(transformed: Transformed, cfg: Settings | None = None) -> Loaded:
         if job.status == JobStatus.FAILED:
             raise _recorded_failure(job)
         return Loaded(job_id=job_id, counts=transformed.counts, manifest_key=manifest_key)
-    s3 = _s3()
     sizes = {}
     for name, key in (("records", transformed.records_key), ("rejects", transformed.rejects_key)):
-        try:
-            sizes[name] = int(s3.head_object(Bucket=cfg.output_bucket, Key=key)["ContentLength"])
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-                raise _refuse(repo, job_id, "staging_missing", f"staged {name} output is missing") from None
-            raise
+        staged = s3io.head(cfg.output_bucket, key)
+        if staged is None:
+            raise _refuse(repo, job_id, "staging_missing", f"staged {name} output is missing")
+        sizes[name] = int(staged["ContentLength"])
     manifest = {
         "job_id": job_id,
         "workflow": job.workflow,
@@ -243,12 +224,7 @@ def load(transformed: Transformed, cfg: Settings | None = None) -> Loaded:
             C.REJECTS_FILE: {"bytes": sizes["rejects"], "lines": transformed.counts.rejected},
         },
     }
-    s3.put_object(
-        Bucket=cfg.output_bucket,
-        Key=manifest_key,
-        Body=json.dumps(manifest, indent=2, sort_keys=True).encode(),
-        ContentType="application/json",
-    )
+    s3io.put_json(cfg.output_bucket, manifest_key, manifest)
     repo.transition(
         job_id,
         [JobStatus.TRANSFORMED],
@@ -382,10 +358,9 @@ def _finalize_approved(repo: JobsRepository, job: Job, cfg: Settings) -> Finaliz
             "the uploaded file was deleted while the job waited for its decision; nothing was published",
         )
     outputs = {"archive": archived}
-    s3 = _s3()
     for name in OUTPUT_FILES:  # the manifest last: a consumer that sees it sees the whole output
         src, dst = staging_key(job.job_id, name), processed_key(job.job_id, name)
-        s3.copy({"Bucket": cfg.output_bucket, "Key": src}, cfg.output_bucket, dst)
+        s3io.copy(cfg.output_bucket, src, dst)
         outputs[name.split(".")[0]] = dst
     done = repo.transition(
         job.job_id, [JobStatus.APPROVED], JobStatus.COMPLETED, {"finalized_at": now_iso(), "outputs": outputs}
@@ -412,57 +387,19 @@ def _finalize_failed(repo: JobsRepository, job: Job, cfg: Settings, error: dict[
     return Finalized(job_id=job.job_id, status=done.status, outputs=done.outputs)
 
 
-_GONE = ("404", "NoSuchKey", "NoSuchVersion", "412", "PreconditionFailed")
-
-
 def _archive(job_id: str, source: Source) -> str | None:
     """Move the exact source version to archive/<job_id>/; a newer upload of the same key is untouched.
 
     Returns the archive key, or None when the source version no longer exists and was never archived
     (it was deleted, or overwritten in a bucket without versioning, while the job waited)."""
     key = archive_key(job_id, source.key)
-    s3 = _s3()
-    copy_source: dict[str, str] = {"Bucket": source.bucket, "Key": source.key}
-    extra: dict[str, str] = {}
-    if source.version_id:
-        copy_source["VersionId"] = source.version_id
-    elif source.etag:
-        extra["CopySourceIfMatch"] = f'"{source.etag}"'  # never archive another upload's content
-    try:
-        s3.copy(copy_source, source.bucket, key, ExtraArgs=extra or None)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in _GONE:
-            raise
-        if not _exists(source.bucket, key):
-            return None  # gone before it was archived
-        return key  # an earlier run archived it, then removed the source
-    if source.version_id:
-        s3.delete_object(Bucket=source.bucket, Key=source.key, VersionId=source.version_id)
-    else:
-        try:
-            current = s3.head_object(Bucket=source.bucket, Key=source.key)
-        except ClientError:
-            return key
-        if str(current.get("ETag", "")).strip('"') == source.etag:
-            s3.delete_object(Bucket=source.bucket, Key=source.key)
-    return key
-
-
-def _exists(bucket: str, key: str) -> bool:
-    try:
-        _s3().head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-            return False
-        raise
-    return True
+    moved = s3io.move_version(source.bucket, source.key, source.version_id, source.etag, key)
+    return key if moved else None
 
 
 def _delete_staging(cfg: Settings, job_id: str) -> None:
-    keys = [{"Key": staging_key(job_id, n)} for n in OUTPUT_FILES]
-    _s3().delete_objects(Bucket=cfg.output_bucket, Delete={"Objects": keys, "Quiet": True})
+    s3io.delete_keys(cfg.output_bucket, [staging_key(job_id, n) for n in OUTPUT_FILES])
 
 
 def _retract(cfg: Settings, job_id: str) -> None:
-    keys = [{"Key": processed_key(job_id, n)} for n in OUTPUT_FILES]
-    _s3().delete_objects(Bucket=cfg.output_bucket, Delete={"Objects": keys, "Quiet": True})
+    s3io.delete_keys(cfg.output_bucket, [processed_key(job_id, n) for n in OUTPUT_FILES])
