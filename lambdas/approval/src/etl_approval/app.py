@@ -43,9 +43,10 @@ from etl_aws.errors import (
     PipelineError,
     TransientError,
 )
+from etl_aws.handler import lambda_handler
 from etl_aws.jobs import Job
 from etl_aws.models import JobStatus
-from etl_aws.observability import logger, metrics
+from etl_aws.observability import logger
 
 # Library DEBUG lines quote request data (route arguments hold the review token; a durable callback id is
 # part of a URL): keep them off even when the function runs at DEBUG.
@@ -310,12 +311,8 @@ def _with_default_headers(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
-@logger.inject_lambda_context(log_event=False, clear_state=True)
+@lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point. The event is never logged, whatever POWERTOOLS_LOGGER_LOG_EVENT or
-    POWERTOOLS_DEV say: it carries review tokens."""
-    try:
-        return _with_default_headers(app.resolve(event, context))
-    finally:
-        if metrics.metric_set:
-            metrics.flush_metrics()
+    POWERTOOLS_DEV say (`lambda_handler` pins that): it carries review tokens."""
+    return _with_default_headers(app.resolve(event, context))

@@ -26,6 +26,7 @@ from aws_durable_execution_sdk_python.retries import (
 from etl_aws import steps
 from etl_aws.config import settings
 from etl_aws.errors import STEP_RETRY, TransientError
+from etl_aws.handler import lambda_handler
 from etl_aws.models import (
     Decision,
     Extracted,
@@ -114,6 +115,7 @@ def _error_name(exc: DurableOperationError) -> str:
     return (exc.error_type or "error").rsplit(".", 1)[-1]
 
 
+@lambda_handler
 @durable_execution
 def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
     return run(StartRequest.model_validate(event), context)

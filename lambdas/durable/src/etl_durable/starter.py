@@ -12,11 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from etl_aws import starter
 from etl_aws.config import settings
-from etl_aws.observability import logger, metrics, tracer
+from etl_aws.handler import lambda_handler
 
 
-@logger.inject_lambda_context(log_event=False, clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """One batch of S3 notifications → the ids of the messages SQS should deliver again."""
     return starter.handle_batch(event, settings())

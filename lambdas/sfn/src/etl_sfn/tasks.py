@@ -7,7 +7,6 @@ retries `TransientError` (and Lambda service errors) and catches everything else
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,10 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from etl_aws import steps
 from etl_aws.config import settings
+from etl_aws.handler import lambda_handler
 from etl_aws.models import Decision, Extracted, Loaded, Outcome, StartRequest, Transformed, small
-from etl_aws.observability import logger, metrics, tracer
-
-Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+from etl_aws.observability import metrics
 
 
 class _Event(BaseModel):
@@ -61,32 +59,25 @@ class FinalizeTask(_Event):
     error: TaskError | None = None
 
 
-def _task(handler: Handler) -> Handler:
-    """Powertools wiring shared by every task: Lambda context in logs (the event never), a trace."""
-    return logger.inject_lambda_context(log_event=False, clear_state=True)(
-        tracer.capture_lambda_handler(handler)
-    )
-
-
-@_task
+@lambda_handler
 def extract_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """StartRequest → Extracted."""
     return small(steps.extract(StartRequest.model_validate(event), settings()))
 
 
-@_task
+@lambda_handler
 def transform_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Extracted → Transformed."""
     return small(steps.transform(Extracted.model_validate(event), settings()))
 
 
-@_task
+@lambda_handler
 def load_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Transformed → Loaded."""
     return small(steps.load(Transformed.model_validate(event), settings()))
 
 
-@_task
+@lambda_handler
 def request_approval_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Store the task token and notify; the state machine then waits for the decision (SendTaskSuccess)."""
     task = ApprovalTask.model_validate(event)
@@ -95,8 +86,7 @@ def request_approval_handler(event: dict[str, Any], context: LambdaContext) -> d
     )
 
 
-@_task
-@metrics.log_metrics
+@lambda_handler
 def finalize_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """End the job with the outcome of the state that called: COMPLETED, REJECTED, EXPIRED or FAILED."""
     task = FinalizeTask.model_validate(event)
