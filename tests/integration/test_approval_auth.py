@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from etl_aws import contract as C
 from etl_aws.models import JobStatus
 from tests.integration.approval_support import ApprovalEnv, PendingJob, api_event
 
@@ -21,12 +22,9 @@ def _unchanged(env: ApprovalEnv, job: PendingJob, before: dict[str, Any]) -> Non
 
 
 OPERATOR_ROUTES = [
-    ("POST", "/jobs/{jobId}/approve", None),
-    ("POST", "/jobs/{jobId}/reject", {"reason": "bad data"}),
-    ("POST", "/approve/{jobId}", None),
-    ("POST", "/reject/{jobId}", {"reason": "bad data"}),
-    ("GET", "/jobs/{jobId}", None),
-    ("GET", "/status/{jobId}", None),
+    (r.method, r.resource, {"reason": "bad data"} if r.handler == "reject" else None)
+    for r in C.API_ROUTES
+    if r.iam and "{jobId}" in r.resource
 ]
 
 

@@ -21,16 +21,8 @@ from .tfkit import DURABLE_CONFIG_SINCE, ROOT
 
 ACCOUNT = "123456789012"
 NAME = "mt"  # `name` of the stack root (tests/terraform/apply/stack/main.tf)
-OPERATOR_ROUTES = {
-    ("GET", "/jobs"),
-    ("GET", "/jobs/{jobId}"),
-    ("POST", "/jobs/{jobId}/approve"),
-    ("POST", "/jobs/{jobId}/reject"),
-    ("POST", "/approve/{jobId}"),
-    ("POST", "/reject/{jobId}"),
-    ("GET", "/status/{jobId}"),
-}
-REVIEW_ROUTES = {("GET", "/review/{jobId}"), ("POST", "/review/{jobId}")}
+OPERATOR_ROUTES = {(r.method, r.resource) for r in contract.API_ROUTES if r.iam}
+REVIEW_ROUTES = {(r.method, r.resource) for r in contract.API_ROUTES if not r.iam}
 # ASL task state → the function whose alias it invokes.
 TASK_FUNCTIONS = {
     "Extract": "sfn-extract",

@@ -131,7 +131,7 @@ def test_function_environment_names_match_the_contract(spec: contract.FunctionSp
         names = set(locals_["environment"][spec.key])
     else:
         assert spec.key.endswith("-starter"), f"{spec.key} has no environment in its module"
-        names = set(locals_["starter_environment"])
+        names = set(blocks(MODULES / "pipeline_starter", "locals")["environment"])
     assert names == set(spec.env)
 
 
@@ -154,10 +154,28 @@ def test_workflow_names_match_the_contract() -> None:
 
 
 def test_starters_point_at_their_orchestrator() -> None:
-    durable = blocks(MODULES / "durable_pipeline", "locals")["starter_environment"]
-    sfn = blocks(MODULES / "sfn_pipeline", "locals")["starter_environment"]
-    assert durable[contract.ENV_ORCHESTRATOR_ARN] == "${module.orchestrator.alias_arn}"
-    assert sfn[contract.ENV_ORCHESTRATOR_ARN] == "${aws_sfn_state_machine.this.arn}"
+    starter = blocks(MODULES / "pipeline_starter", "locals")["environment"]
+    assert starter[contract.ENV_ORCHESTRATOR_ARN] == "${var.orchestrator_arn}"
+    assert starter[contract.ENV_WORKFLOW] == "${var.workflow}"
+    durable = blocks(MODULES / "durable_pipeline", "module")["queue_starter"]
+    sfn = blocks(MODULES / "sfn_pipeline", "module")["queue_starter"]
+    assert durable["orchestrator_arn"] == "${module.orchestrator.alias_arn}"
+    assert sfn["orchestrator_arn"] == "${aws_sfn_state_machine.this.arn}"
+    assert (durable["workflow"], sfn["workflow"]) == ("${local.workflow}", "${local.workflow}")
+
+
+@pytest.mark.parametrize("module", ["durable_pipeline", "sfn_pipeline"])
+def test_each_pipeline_starts_through_the_shared_starter(module: str) -> None:
+    """One queue → starter → orchestrator wiring: neither pipeline declares its own starter function
+    or event source mapping, and the starter's handler is the contract's."""
+    call = blocks(MODULES / module, "module")["queue_starter"]
+    assert call["source"] == "../pipeline_starter"
+    key = f"{'durable' if module == 'durable_pipeline' else 'sfn'}-starter"
+    assert call["handler"] == f'${{local.handlers["{key}"]}}'
+    assert call["reserved_concurrency"] == "${var.starter_reserved_concurrency}"
+    assert call["max_concurrency"] == "${var.starter_max_concurrency}"
+    assert not resources(MODULES / module, "aws_lambda_event_source_mapping")
+    assert "starter" not in blocks(MODULES / module, "module")
 
 
 # --- storage: S3 layout, event filter, jobs table ---------------------------------------------------
@@ -296,3 +314,36 @@ def test_job_retention_is_validated_against_the_approval_timeout(root: str) -> N
 
     margin = contract.RETENTION_MARGIN_DAYS
     assert f"var.job_retention_days >= ceil(var.approval_timeout_seconds / 86400) + {margin}" in condition
+
+
+# --- approval API routes --------------------------------------------------------------------------
+
+GATEWAY_AUTHORIZATION = {contract.AUTH_IAM: "AWS_IAM", contract.AUTH_REVIEW_LINK: "NONE"}
+
+
+def _resource_path(tree: dict[str, Any], key: str) -> str:
+    """The full path of a resource in the module's `resources` local, following parents to the root."""
+    node = tree[key]
+    parent = _resource_path(tree, node["parent"]) if node["parent"] else ""
+    return f"{parent}/{node['part']}"
+
+
+def deployed_routes() -> dict[str, str]:
+    """Every method the approval_api module deploys, "METHOD /path" → its authorization type."""
+    module = MODULES / "approval_api"
+    local = blocks(module, "locals")
+    routes: dict[str, str] = {}
+    for method in resources(module, "aws_api_gateway_method").values():
+        for key, route in local[ref(method["for_each"]).removeprefix("local.")].items():
+            path = _resource_path(local["resources"], route["resource"])
+            assert key == f"{route['method']} {path}", f"the route key {key!r} names another path"
+            assert method["http_method"] == "${each.value.method}"
+            assert method["resource_id"] == "${local.resource_ids[each.value.resource]}"
+            routes[key] = method["authorization"]
+    return routes
+
+
+def test_approval_api_deploys_exactly_the_contract_routes_with_their_authorization() -> None:
+    expected = {route.key: GATEWAY_AUTHORIZATION[route.auth] for route in contract.API_ROUTES}
+
+    assert deployed_routes() == expected

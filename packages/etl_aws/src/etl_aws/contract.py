@@ -7,6 +7,7 @@ the local runtime builds its resources from them directly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 # S3 layout ---------------------------------------------------------------------------------------
 UPLOAD_PREFIX = "uploads/"
@@ -121,3 +122,60 @@ ASL_PLACEHOLDERS = {
     "finalize": "${finalize_arn}",
 }
 ASL_TIMEOUT_PLACEHOLDER = "${approval_timeout_seconds}"
+
+
+# Approval API routes ---------------------------------------------------------------------------------
+# The one list of the API's routes: the local gateway serves it, the `etl` client calls it, the tests hold
+# the Powertools app's registered routes and terraform/modules/approval_api's resources and methods to it.
+AUTH_IAM = "iam"  # SigV4-signed at the gateway (AWS_IAM authorization)
+AUTH_REVIEW_LINK = "review_link"  # no gateway auth; the function checks the e-mailed link's review token
+API_STAGE = "prod"
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """One route: HTTP method, API Gateway resource path, who may call it, the app function serving it."""
+
+    method: str
+    resource: str  # e.g. /jobs/{jobId}
+    auth: str
+    handler: str  # function name in etl_approval.app
+
+    @property
+    def iam(self) -> bool:
+        return self.auth == AUTH_IAM
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.resource}"
+
+    def path(self, **params: str) -> str:
+        """The resource path with its {parameters} filled in, each percent-encoded as one segment."""
+        path = self.resource
+        for name, value in params.items():
+            path = path.replace(f"{{{name}}}", quote(value, safe=""))
+        return path
+
+
+ROUTE_LIST_JOBS = ApiRoute("GET", "/jobs", AUTH_IAM, "list_jobs")
+ROUTE_GET_JOB = ApiRoute("GET", "/jobs/{jobId}", AUTH_IAM, "get_job")
+ROUTE_APPROVE = ApiRoute("POST", "/jobs/{jobId}/approve", AUTH_IAM, "approve")
+ROUTE_REJECT = ApiRoute("POST", "/jobs/{jobId}/reject", AUTH_IAM, "reject")
+ROUTE_REVIEW_PAGE = ApiRoute("GET", "/review/{jobId}", AUTH_REVIEW_LINK, "review")
+ROUTE_REVIEW_DECIDE = ApiRoute("POST", "/review/{jobId}", AUTH_REVIEW_LINK, "review_decide")
+# The seed article's paths, kept so its commands still reach the same functions.
+ROUTE_SEED_APPROVE = ApiRoute("POST", "/approve/{jobId}", AUTH_IAM, "approve")
+ROUTE_SEED_REJECT = ApiRoute("POST", "/reject/{jobId}", AUTH_IAM, "reject")
+ROUTE_SEED_STATUS = ApiRoute("GET", "/status/{jobId}", AUTH_IAM, "get_job")
+
+API_ROUTES: tuple[ApiRoute, ...] = (
+    ROUTE_LIST_JOBS,
+    ROUTE_GET_JOB,
+    ROUTE_APPROVE,
+    ROUTE_REJECT,
+    ROUTE_SEED_APPROVE,
+    ROUTE_SEED_REJECT,
+    ROUTE_SEED_STATUS,
+    ROUTE_REVIEW_PAGE,
+    ROUTE_REVIEW_DECIDE,
+)

@@ -1,6 +1,7 @@
 """API Gateway (REST, proxy integration) on 127.0.0.1 in front of the approval function.
 
-Routes and their authorization are those of terraform/modules/approval_api: operator routes need IAM
+Routes and their authorization are etl_aws.contract.API_ROUTES, which terraform/modules/approval_api
+is held to: operator routes need IAM
 (SigV4); an unsigned or wrongly signed request is refused at the gateway with 403, as API Gateway refuses
 it, and never reaches the function. A verified request carries the caller in
 `requestContext.identity.userArn`. Review routes carry no IAM auth (the review token is checked by the
@@ -20,6 +21,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -28,6 +30,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from etl_aws.contract import API_ROUTES, ApiRoute
 from etl_local import limits
 from etl_local.http import LoopbackServer
 from etl_local.resources import ACCOUNT, REGION
@@ -36,29 +39,11 @@ SIGNING_SERVICE = "execute-api"
 MAX_CLOCK_SKEW = dt.timedelta(minutes=15)
 
 
-@dataclass(frozen=True)
-class Route:
-    method: str
-    resource: str  # API Gateway resource path, e.g. /jobs/{jobId}
-    iam: bool
-
-    @property
-    def pattern(self) -> re.Pattern[str]:
-        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.resource))
-        return re.compile(f"^{regex}$")
-
-
-ROUTES: tuple[Route, ...] = (
-    Route("GET", "/jobs", iam=True),
-    Route("GET", "/jobs/{jobId}", iam=True),
-    Route("POST", "/jobs/{jobId}/approve", iam=True),
-    Route("POST", "/jobs/{jobId}/reject", iam=True),
-    Route("POST", "/approve/{jobId}", iam=True),
-    Route("POST", "/reject/{jobId}", iam=True),
-    Route("GET", "/status/{jobId}", iam=True),
-    Route("GET", "/review/{jobId}", iam=False),
-    Route("POST", "/review/{jobId}", iam=False),
-)
+@cache
+def _pattern(resource: str) -> re.Pattern[str]:
+    """A regex matching request paths of a resource path; each {name} matches one segment."""
+    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource))
+    return re.compile(f"^{regex}$")
 
 
 @dataclass(frozen=True)
@@ -124,7 +109,7 @@ def verify_sigv4(
 
 
 def proxy_event(
-    route: Route,
+    route: ApiRoute,
     params: dict[str, str],
     method: str,
     path: str,
@@ -242,9 +227,9 @@ class Gateway(LoopbackServer):
         return status, headers, json.dumps({"message": message}).encode()
 
 
-def _match(method: str, path: str) -> tuple[Route | None, dict[str, str]]:
-    for route in ROUTES:
-        if route.method == method and (match := route.pattern.match(path)):
+def _match(method: str, path: str) -> tuple[ApiRoute | None, dict[str, str]]:
+    for route in API_ROUTES:
+        if route.method == method and (match := _pattern(route.resource).match(path)):
             return route, match.groupdict()
     return None, {}
 

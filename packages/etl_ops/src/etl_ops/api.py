@@ -13,6 +13,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from etl_aws import contract as C
+
 SIGNING_SERVICE = "execute-api"
 
 
@@ -78,16 +80,20 @@ class ApprovalApi:
 
     def list_jobs(self, status: str | None = None, limit: int = 100, cursor: str | None = None) -> Response:
         query = {k: v for k, v in (("status", status), ("limit", str(limit)), ("cursor", cursor)) if v}
-        return self._call("GET", f"/jobs?{urlencode(query)}" if query else "/jobs")
+        path = C.ROUTE_LIST_JOBS.path()
+        return self._call(C.ROUTE_LIST_JOBS.method, f"{path}?{urlencode(query)}" if query else path)
 
     def get_job(self, job_id: str) -> Response:
-        return self._call("GET", f"/jobs/{job_id}")
+        return self._route(C.ROUTE_GET_JOB, job_id)
 
     def approve(self, job_id: str, reason: str = "") -> Response:
-        return self._call("POST", f"/jobs/{job_id}/approve", {"reason": reason} if reason else {})
+        return self._route(C.ROUTE_APPROVE, job_id, {"reason": reason} if reason else {})
 
     def reject(self, job_id: str, reason: str) -> Response:
-        return self._call("POST", f"/jobs/{job_id}/reject", {"reason": reason})
+        return self._route(C.ROUTE_REJECT, job_id, {"reason": reason})
+
+    def _route(self, route: C.ApiRoute, job_id: str, payload: Any = None) -> Response:
+        return self._call(route.method, route.path(jobId=job_id), payload, signed=route.iam)
 
     def unsigned(self, method: str, path: str) -> Response:
         return self._call(method, path, signed=False)
