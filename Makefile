@@ -33,7 +33,7 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	$(PY) bench/bench_core.py

@@ -96,3 +96,14 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     slept: list[float] = []
     monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=slept.append))
     return slept
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), the Terraform checks share session
+    fixtures (one init of every root, one checkov venv) and the browser tests one chromium: each group
+    runs on one worker, everything else spreads."""
+    for item in items:
+        parts = item.path.parts
+        for group in ("terraform", "browser"):
+            if "tests" in parts and group in parts[parts.index("tests") :]:
+                item.add_marker(pytest.mark.xdist_group(group))

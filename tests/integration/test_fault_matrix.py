@@ -146,6 +146,31 @@ def check_nothing_published_elsewhere(aws: Any, workflow: str, completed: set[st
     assert owners <= completed, f"published without being COMPLETED: {sorted(owners - completed)}"
 
 
+def run_matrix(
+    aws: Any, workflow: str, kind: Fault, run: Callable[[str], tuple[str, ObjectRef]], functions: int
+) -> None:
+    """Record a clean run, then fail each of its calls in a run of its own; check every run."""
+    with INJECTOR.recording() as calls:
+        clean, _ = run("uploads/clean.csv")
+    matrix = sites(calls)
+    assert len({s.function for s in matrix}) >= functions, matrix
+
+    completed, failures = {clean}, []
+    for i, site in enumerate(matrix):
+        fresh_clients()
+        try:
+            with INJECTOR.injecting(site.rule(kind)) as (rule,):
+                job_id, ref = run(f"uploads/run-{i}.csv")
+            assert rule.fired == attempts(), f"{site}: the fault fired {rule.fired} times"
+            check_invariants(aws, workflow, job_id, ref, f"{kind} at {site}")
+            completed.add(job_id)
+        except (AssertionError, TimeoutError) as exc:
+            failures.append(f"{kind} at {site}: {type(exc).__name__}: {exc}")
+    assert not failures, "\n".join(failures)
+    check_nothing_published_elsewhere(aws, workflow, completed)
+    print(f"{workflow} × {kind}: {len(matrix)} sites, all invariants held")
+
+
 # ---- durable ---------------------------------------------------------------------------------------------
 
 
@@ -181,25 +206,8 @@ def run_durable(aws: Any, harness: DurableHarness, key: str) -> tuple[str, Objec
 def test_durable_workflow_survives_a_fault_at_every_call(
     aws: Any, durable: DurableHarness, kind: Fault
 ) -> None:
-    with INJECTOR.recording() as calls:
-        clean, _ = run_durable(aws, durable, "uploads/clean.csv")
-    matrix = sites(calls)
-    assert len({s.function for s in matrix}) >= 3, matrix  # starter, orchestrator, approval service
-
-    completed, failures = {clean}, []
-    for i, site in enumerate(matrix):
-        fresh_clients()
-        try:
-            with INJECTOR.injecting(site.rule(kind)) as (rule,):
-                job_id, ref = run_durable(aws, durable, f"uploads/run-{i}.csv")
-            assert rule.fired == attempts(), f"{site}: the fault fired {rule.fired} times"
-            check_invariants(aws, C.DURABLE, job_id, ref, f"{kind} at {site}")
-            completed.add(job_id)
-        except (AssertionError, TimeoutError) as exc:
-            failures.append(f"{kind} at {site}: {type(exc).__name__}: {exc}")
-    assert not failures, "\n".join(failures)
-    check_nothing_published_elsewhere(aws, C.DURABLE, completed)
-    print(f"durable × {kind}: {len(matrix)} sites, all invariants held")
+    # the starter, the orchestrator and the approval service
+    run_matrix(aws, C.DURABLE, kind, lambda key: run_durable(aws, durable, key), functions=3)
 
 
 # ---- Step Functions -------------------------------------------------------------------------------------
@@ -217,22 +225,5 @@ def run_sfn(pipeline: SfnPipeline, key: str) -> tuple[str, ObjectRef]:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_sfn_workflow_survives_a_fault_at_every_call(aws: Any, sfn: SfnPipeline, kind: Fault) -> None:
-    with INJECTOR.recording() as calls:
-        clean, _ = run_sfn(sfn, "uploads/clean.csv")
-    matrix = sites(calls)
-    assert len({s.function for s in matrix}) >= 6, matrix  # starter, five tasks, approval service
-
-    completed, failures = {clean}, []
-    for i, site in enumerate(matrix):
-        fresh_clients()
-        try:
-            with INJECTOR.injecting(site.rule(kind)) as (rule,):
-                job_id, ref = run_sfn(sfn, f"uploads/run-{i}.csv")
-            assert rule.fired == attempts(), f"{site}: the fault fired {rule.fired} times"
-            check_invariants(aws, C.STEP_FUNCTIONS, job_id, ref, f"{kind} at {site}")
-            completed.add(job_id)
-        except (AssertionError, TimeoutError) as exc:
-            failures.append(f"{kind} at {site}: {type(exc).__name__}: {exc}")
-    assert not failures, "\n".join(failures)
-    check_nothing_published_elsewhere(aws, C.STEP_FUNCTIONS, completed)
-    print(f"sfn × {kind}: {len(matrix)} sites, all invariants held")
+    # the starter, five task functions and the approval service
+    run_matrix(aws, C.STEP_FUNCTIONS, kind, lambda key: run_sfn(sfn, key), functions=7)
