@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ from etl_core import synth
 from etl_local.runtime import ACCESS_KEY, SECRET_KEY, LocalRuntime, available_workflows
 from etl_ops import cli
 from etl_ops.cli_ops import s3_event
+from etl_ops.retry import attempt_id, source_ref
 from etl_ops.target import NO_CREDENTIALS
 
 WAITING = frozenset({JobStatus.PENDING_APPROVAL, *TERMINAL})
@@ -187,6 +189,54 @@ def test_jobs_start_refuses_a_bucket_that_is_not_a_raw_bucket_of_the_stack(
 ) -> None:
     with pytest.raises(SystemExit, match="not a raw bucket of this stack"):
         etl(runtime, capsys, "jobs", "start", "s3://someone-elses-bucket/uploads/a.csv")
+
+
+# ---- retry -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workflow", workflows())
+def test_jobs_retry_of_a_failed_job_starts_a_new_attempt_under_its_own_linked_id(
+    runtime: LocalRuntime, capsys: pytest.CaptureFixture[str], workflow: str
+) -> None:
+    failed_id = runtime.upload(
+        workflow, f"uploads/latin1-{workflow}.csv", "id,name\n1,Jos\xe9\n".encode("latin-1")
+    )
+    failed = runtime.wait_for(failed_id, TERMINAL)
+    assert failed.status == JobStatus.FAILED
+    ref = source_ref(failed.model_dump())
+
+    code, out = etl(runtime, capsys, "jobs", "retry", failed_id)
+
+    assert code == 0, out
+    new_id = last_line(out)
+    assert new_id == attempt_id(ref, 1) != failed_id
+    attempt = runtime.wait_for(new_id, TERMINAL)
+    assert (attempt.workflow, attempt.source["version_id"]) == (workflow, ref.version_id)
+    assert attempt.status == JobStatus.FAILED  # the same bytes fail the same way, in a record of their own
+    kept = runtime.job(failed_id)
+    assert kept is not None
+    assert (kept.status, kept.error, kept.source) == (failed.status, failed.error, failed.source)
+    code, out = etl(runtime, capsys, "jobs", "retry", failed_id)
+    assert (code, last_line(out)) == (0, attempt_id(ref, 2))
+
+
+def test_retry_job_ids_stay_valid_job_ids_for_long_names_and_many_attempts() -> None:
+    ref = ObjectRef(bucket="raw", key="uploads/" + "x" * 300 + ".csv", version_id="v1")
+
+    ids = [attempt_id(ref, n) for n in (1, 9, 10, 99)]
+
+    assert all(len(i) <= identity.MAX_JOB_ID and re.fullmatch(r"[A-Za-z0-9_-]+", i) for i in ids)
+    assert len({*ids, identity.job_id(ref)}) == 5
+
+
+def test_jobs_retry_refuses_a_job_that_did_not_fail(
+    runtime: LocalRuntime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_id = runtime.upload(C.DURABLE, "uploads/fine.csv", csv_bytes(27))
+    runtime.wait_for(job_id, WAITING)
+
+    with pytest.raises(SystemExit, match="only a FAILED job is retried"):
+        etl(runtime, capsys, "jobs", "retry", job_id)
 
 
 # ---- dead-letter queues ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ etl jobs list|show|approve|reject|approve-all
                                   the approval API (SigV4-signed); `show` adds the job's step
                                   timeline from its orchestrator's history
 etl jobs start s3://bucket/key    start the job of an object already uploaded (same job id)
+etl jobs retry ID                 a new attempt at a FAILED job (a job id of its own)
 etl upload FILE [--pipeline P]    put a CSV in a pipeline's raw bucket
 etl dlq list|redrive              the pipelines' dead-letter queues
 

@@ -1,4 +1,4 @@
-"""`etl upload`, `etl jobs start`, `etl dlq list|redrive`: putting files in and getting stuck starts out.
+"""`etl upload`, `etl jobs start|retry`, `etl dlq list|redrive`: files in, and stuck or failed starts out.
 
 Each acts on the local stack or on a deployment named by `--outputs` (see etl_ops.target).
 """
@@ -65,6 +65,18 @@ def cmd_jobs_start(args: argparse.Namespace) -> int:
     where.client("sqs").send_message(QueueUrl=pipeline.queue_url, MessageBody=json.dumps(s3_event(ref)))
     print(f"start requested for s3://{bucket}/{key} ({pipeline.workflow}, version {ref.version_id})")
     print(job_id)
+    return 0
+
+
+def cmd_jobs_retry(args: argparse.Namespace) -> int:
+    """Start a new attempt at a FAILED job (see etl_ops.retry for what an attempt is)."""
+    from etl_ops.cli_jobs import api_client
+    from etl_ops.retry import retry
+
+    where = resolve(args)
+    new_id, started = retry(where, api_client(where), args.job_id)
+    print(f"retry of {args.job_id} {'started' if started else 'was already started'}")
+    print(new_id)
     return 0
 
 
@@ -162,7 +174,7 @@ def _where_options(parser: argparse.ArgumentParser, region: bool = True) -> None
 
 
 def add_parsers(commands: Any, job_actions: Any) -> None:
-    """`etl upload`, `etl jobs start`, `etl dlq list|redrive`."""
+    """`etl upload`, `etl jobs start|retry`, `etl dlq list|redrive`."""
     upload = commands.add_parser("upload", help="put a CSV in a pipeline's raw bucket (starts a job)")
     upload.add_argument("file")
     upload.add_argument("--pipeline", choices=PIPELINES, help="default: the only pipeline deployed")
@@ -175,6 +187,11 @@ def add_parsers(commands: Any, job_actions: Any) -> None:
     start.add_argument("--version-id", help="that object version (default: the current one)")
     _where_options(start, region=False)
     start.set_defaults(func=cmd_jobs_start)
+
+    again = job_actions.add_parser("retry", help="start a new attempt at a FAILED job (a new job id)")
+    again.add_argument("job_id")
+    _where_options(again, region=False)
+    again.set_defaults(func=cmd_jobs_retry)
 
     queues = commands.add_parser("dlq", help="the pipelines' dead-letter queues")
     actions = queues.add_subparsers(dest="dlq_action", required=True)
