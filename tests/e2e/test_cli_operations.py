@@ -137,6 +137,18 @@ def test_upload_puts_the_file_in_the_pipeline_and_prints_the_job_it_starts(
     assert job.source["key"] == f"uploads/upload-{workflow}.csv"
 
 
+def test_upload_without_a_pipeline_goes_to_the_durable_one(
+    runtime: LocalRuntime, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "default-pipeline.csv"
+    path.write_bytes(csv_bytes(28))
+
+    code, out = etl(runtime, capsys, "upload", str(path))
+
+    assert code == 0, out
+    assert runtime.wait_for(last_line(out), WAITING).workflow == C.DURABLE
+
+
 def test_upload_to_a_chosen_key_outside_uploads_says_no_job_starts(
     runtime: LocalRuntime, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

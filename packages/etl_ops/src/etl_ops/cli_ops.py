@@ -177,7 +177,7 @@ def add_parsers(commands: Any, job_actions: Any) -> None:
     """`etl upload`, `etl jobs start|retry`, `etl dlq list|redrive`."""
     upload = commands.add_parser("upload", help="put a CSV in a pipeline's raw bucket (starts a job)")
     upload.add_argument("file")
-    upload.add_argument("--pipeline", choices=PIPELINES, help="default: the only pipeline deployed")
+    upload.add_argument("--pipeline", choices=PIPELINES, help="default: durable, or the only one")
     upload.add_argument("--key", help="object key (default uploads/<file name>)")
     _where_options(upload)
     upload.set_defaults(func=cmd_upload)

@@ -66,9 +66,11 @@ class Target:
         return session_credentials(self.session)
 
     def pipeline(self, workflow: str | None) -> Pipeline:
-        """The named pipeline, or the only one; an error naming the choices otherwise."""
+        """The named pipeline; without a name the durable one when deployed, else the only one."""
         if workflow is None and len(self.pipelines) == 1:
             return next(iter(self.pipelines.values()))
+        if workflow is None:
+            workflow = "durable"
         if workflow in self.pipelines:
             return self.pipelines[workflow]
         choices = ", ".join(sorted(self.pipelines)) or "none"
