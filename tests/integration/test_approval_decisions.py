@@ -103,7 +103,8 @@ def test_a_rejection_without_reason_is_400(approval_env: ApprovalEnv) -> None:
             response = approval_env.call(api_event("POST", resource, {"jobId": job.job_id}, body=body))
 
             assert response.status == 400
-            assert response.json["error"] == "invalid_request"
+            assert response.json["error"] == "reason_required"
+            assert '"reason"' in response.json["message"]
     assert approval_env.repo.get(job.job_id).status == JobStatus.PENDING_APPROVAL
     assert approval_env.recorder.attempts == 0
 

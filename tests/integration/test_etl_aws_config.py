@@ -40,6 +40,7 @@ FULL_ENV = {
     C.ENV_APPROVAL_TIMEOUT: "7200",
     C.ENV_MAX_FILE_BYTES: "1048576",
     C.ENV_RETENTION_DAYS: "30",
+    C.ENV_REJECT_REASON_REQUIRED: "false",
 }
 
 
@@ -65,6 +66,7 @@ def test_every_variable_lands_in_its_typed_field() -> None:
         approval_timeout_seconds=7200,
         max_file_bytes=1048576,
         retention_days=30,
+        reject_reason_required=False,
     )
 
 

@@ -34,6 +34,7 @@ from etl_approval.models import (
 )
 from etl_aws import approval
 from etl_aws.approval import InvalidCursor, ReasonRequired, ReviewLinkInvalid, ReviewLinkUsed
+from etl_aws.config import settings
 from etl_aws.errors import (
     DecisionConflict,
     DecisionGone,
@@ -55,6 +56,12 @@ for _library in ("aws_lambda_powertools.event_handler", "botocore", "boto3", "ur
 
 JobId = Annotated[str, Path(alias="jobId", pattern=JOB_ID_PATTERN, max_length=64)]
 Token = Annotated[str, Query(alias="token", max_length=128)]
+
+# Rejections recorded without a reason, where ETL_REJECT_REASON_REQUIRED=false allows them.
+NO_REASON_GIVEN = "no reason given"
+REASON_REQUIRED_MESSAGE = (
+    'a rejection needs a reason: send a JSON body {"reason": "..."} ("comment" is accepted too)'
+)
 
 JSON_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
@@ -151,19 +158,40 @@ def get_job(job_id: JobId) -> Job:
 @app.post("/approve/<jobId>")
 def approve(job_id: JobId, body: Annotated[ApproveRequest | None, Body()] = None) -> DecisionResponse:
     reviewer = operator_identity()
-    reason = (body or ApproveRequest()).reason
-    job, created = approval.decide(job_id, True, reviewer, reason, via="iam", lease_seconds=send_lease())
+    request = body or ApproveRequest()
+    _log_named_reviewer(request, reviewer)
+    job, created = approval.decide(job_id, True, reviewer, request.why, via="iam", lease_seconds=send_lease())
     return DecisionResponse.of(job, created)
 
 
 @app.post("/jobs/<jobId>/reject")
 @app.post("/reject/<jobId>")
-def reject(job_id: JobId, body: Annotated[RejectRequest, Body()]) -> DecisionResponse:
+def reject(job_id: JobId, body: Annotated[RejectRequest | None, Body()] = None) -> DecisionResponse:
     reviewer = operator_identity()
+    request = body or RejectRequest()
+    _log_named_reviewer(request, reviewer)
     job, created = approval.decide(
-        job_id, False, reviewer, body.reason, via="iam", lease_seconds=send_lease()
+        job_id, False, reviewer, _rejection_reason(request), via="iam", lease_seconds=send_lease()
     )
     return DecisionResponse.of(job, created)
+
+
+def _rejection_reason(request: RejectRequest) -> str:
+    """The reason to record; refused with the field to send when one is required (the default)."""
+    if request.why:
+        return request.why
+    if settings().reject_reason_required:
+        raise ReasonRequired(REASON_REQUIRED_MESSAGE)
+    return NO_REASON_GIVEN
+
+
+def _log_named_reviewer(request: ApproveRequest | RejectRequest, principal: str) -> None:
+    """A `reviewer` in the body is the caller's say-so: kept in the log beside the principal that signed."""
+    if request.reviewer:
+        logger.info(
+            "reviewer named in the request",
+            extra={"named_reviewer": request.reviewer, "principal": principal},
+        )
 
 
 # ---- reviewer routes (review link) ----------------------------------------------------------------------
@@ -185,6 +213,8 @@ def review_decide(
 ) -> Response[str]:
     # The page's forms post to the link itself, so the token comes in the query string; JSON clients
     # may send it in the body instead.
+    if decision == "reject" and not reason.strip() and not settings().reject_reason_required:
+        reason = NO_REASON_GIVEN
     job, created = approval.decide(
         job_id,
         decision == "approve",

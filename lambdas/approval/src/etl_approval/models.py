@@ -11,16 +11,32 @@ from etl_aws.models import JobStatus
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
-class ApproveRequest(BaseModel):
+class DecisionRequest(BaseModel):
+    """An operator's decision body. `comment` and `reviewer` are the seed article's field names, accepted so
+    its calls work; the reviewer recorded is always the IAM principal that signed the request."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     reason: str = Field(default="", max_length=1000)
+    comment: str = Field(default="", max_length=1000, description="Taken as the reason when none is given.")
+    reviewer: str = Field(
+        default="",
+        max_length=256,
+        description="Who the caller says decided: logged, never the recorded reviewer.",
+    )
+
+    @property
+    def why(self) -> str:
+        """The reason given, under either name."""
+        return self.reason or self.comment
 
 
-class RejectRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class ApproveRequest(DecisionRequest):
+    """Approve: every field optional."""
 
-    reason: str = Field(min_length=1, max_length=1000, description="Why the file is rejected (required).")
+
+class RejectRequest(DecisionRequest):
+    """Reject: a reason (or comment) is required unless the function's settings say otherwise."""
 
 
 class JobListItem(BaseModel):

@@ -29,6 +29,7 @@ class Settings(BaseModel):
         default=C.DEFAULT_MAX_FILE_BYTES, ge=1, le=C.max_transform_bytes(C.LAMBDA_MAX_TIMEOUT_SECONDS)
     )
     retention_days: int = Field(default=C.DEFAULT_RETENTION_DAYS, ge=1)
+    reject_reason_required: bool = True  # approval API: an operator's rejection must say why
 
     @field_validator("workflow")
     @classmethod
@@ -72,6 +73,7 @@ class Settings(BaseModel):
             ("approval_timeout_seconds", C.ENV_APPROVAL_TIMEOUT),
             ("max_file_bytes", C.ENV_MAX_FILE_BYTES),
             ("retention_days", C.ENV_RETENTION_DAYS),
+            ("reject_reason_required", C.ENV_REJECT_REASON_REQUIRED),
         ):
             if env.get(name):
                 values[field] = env[name]

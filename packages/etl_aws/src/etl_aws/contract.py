@@ -42,6 +42,8 @@ ENV_ORCHESTRATOR_ARN = "ETL_ORCHESTRATOR_ARN"
 ENV_APPROVAL_TIMEOUT = "ETL_APPROVAL_TIMEOUT_SECONDS"
 ENV_MAX_FILE_BYTES = "ETL_MAX_FILE_BYTES"
 ENV_RETENTION_DAYS = "ETL_RETENTION_DAYS"
+# Optional, approval API only: "false" lets an operator reject without a reason (default: one is required).
+ENV_REJECT_REASON_REQUIRED = "ETL_REJECT_REASON_REQUIRED"
 
 # Limits of a job -------------------------------------------------------------------------------------
 # The transform streams a whole file within one Lambda invocation (a durable step cannot span two, and a
@@ -129,7 +131,6 @@ ASL_TIMEOUT_PLACEHOLDER = "${approval_timeout_seconds}"
 # the Powertools app's registered routes and terraform/modules/approval_api's resources and methods to it.
 AUTH_IAM = "iam"  # SigV4-signed at the gateway (AWS_IAM authorization)
 AUTH_REVIEW_LINK = "review_link"  # no gateway auth; the function checks the e-mailed link's review token
-API_STAGE = "prod"
 
 
 @dataclass(frozen=True)
