@@ -40,6 +40,7 @@ TIMEOUT_SECONDS = 600
 ROOTS = (
     "modules/storage",
     "modules/lambda_function",
+    "modules/pipeline_starter",
     "modules/approval_api",
     "modules/durable_pipeline",
     "modules/sfn_pipeline",

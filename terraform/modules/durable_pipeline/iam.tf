@@ -1,4 +1,5 @@
-# Each statement names the exact bucket prefixes, table, index, topic, queue and alias it is for.
+# Each statement names the exact bucket prefixes, table, index and topic it is for; the starter's
+# policy (queue, table, orchestrator alias) is pipeline_starter's.
 locals {
   raw_uploads   = "${var.raw_bucket_arn}/${var.s3_prefixes.uploads}*"
   raw_archive   = "${var.raw_bucket_arn}/${var.s3_prefixes.archive}*"
@@ -14,14 +15,6 @@ locals {
   own_executions    = "arn:${local.arn_parts[1]}:lambda:${local.arn_parts[3]}:${local.arn_parts[4]}:function:${local.orchestrator_name}:*"
 
   # Reading data under the customer managed key, and writing it (S3 objects, SNS messages).
-  kms_read = var.kms_key_arn == null ? [] : [
-    {
-      Sid      = "UseStorageKey"
-      Effect   = "Allow"
-      Action   = "kms:Decrypt"
-      Resource = var.kms_key_arn
-    },
-  ]
   kms_read_write = var.kms_key_arn == null ? [] : [
     {
       Sid      = "UseStorageKey"
@@ -97,32 +90,5 @@ locals {
         Resource = local.own_executions
       },
     ], local.kms_read_write)
-  })
-
-  starter_policy_json = jsonencode({
-    Version = "2012-10-17"
-    Statement = concat([
-      {
-        Sid    = "ConsumeUploadEvents"
-        Effect = "Allow"
-        # What the event source mapping polls with:
-        # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-permissions
-        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
-        Resource = var.queue_arn
-      },
-      {
-        Sid      = "RecordJobs"
-        Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-        Resource = var.jobs_table_arn
-      },
-      {
-        # The alias only: a durable execution must be started through a qualified ARN.
-        Sid      = "StartDurableExecution"
-        Effect   = "Allow"
-        Action   = "lambda:InvokeFunction"
-        Resource = module.orchestrator.alias_arn
-      },
-    ], local.kms_read)
   })
 }

@@ -3,8 +3,8 @@ locals {
   source_hash = filebase64sha256(var.package_file)
 
   # Handler paths and environment variable names as etl_aws.contract.FUNCTIONS defines them;
-  # tests/terraform holds these locals against the contract. The starter's environment is separate
-  # because it names the orchestrator's alias.
+  # tests/terraform holds these locals against the contract. The starter's environment is the
+  # pipeline_starter module's, which names the orchestrator's alias.
   handlers = {
     "durable-orchestrator" = "etl_durable.orchestrator.handler"
     "durable-starter"      = "etl_durable.starter.handler"
@@ -23,12 +23,6 @@ locals {
     }
   }
 
-  starter_environment = {
-    ETL_JOBS_TABLE       = var.jobs_table_name
-    ETL_WORKFLOW         = local.workflow
-    ETL_ORCHESTRATOR_ARN = module.orchestrator.alias_arn
-    ETL_RETENTION_DAYS   = tostring(var.job_retention_days)
-  }
 }
 
 # The workflow: every step runs inside this function; the approval is a durable callback, so the
@@ -47,6 +41,8 @@ module "orchestrator" {
   memory_size      = var.orchestrator_memory_size
   timeout          = var.orchestrator_timeout
 
+  reserved_concurrency = var.orchestrator_reserved_concurrency
+
   durable_config = {
     execution_timeout = var.execution_timeout_seconds
     retention_period  = var.durable_retention_days
@@ -63,37 +59,45 @@ module "orchestrator" {
 
 # SQS → starter: derives the job id from the S3 event, records the job, starts the durable execution
 # named after it (a duplicate event is a no-op), and reports per-message failures.
-module "starter" {
-  source = "../lambda_function"
+module "queue_starter" {
+  source = "../pipeline_starter"
 
-  function_name    = "${var.name}-durable-starter"
-  description      = "Starts one durable ETL execution per uploads/*.csv event."
-  handler          = local.handlers["durable-starter"]
-  environment      = local.starter_environment
-  filename         = var.package_file
-  source_code_hash = local.source_hash
-  runtime          = var.runtime
-  architecture     = var.architecture
-  memory_size      = var.starter_memory_size
-  timeout          = var.starter_timeout
+  name         = var.name
+  workflow     = local.workflow
+  handler      = local.handlers["durable-starter"]
+  description  = "Starts one durable ETL execution per uploads/*.csv event."
+  package_file = var.package_file
+  runtime      = var.runtime
+  architecture = var.architecture
+  memory_size  = var.starter_memory_size
+  timeout      = var.starter_timeout
 
-  attach_policy_json = true
-  policy_json        = local.starter_policy_json
+  queue_arn          = var.queue_arn
+  jobs_table_name    = var.jobs_table_name
+  jobs_table_arn     = var.jobs_table_arn
+  job_retention_days = var.job_retention_days
+  kms_key_arn        = var.kms_key_arn
+
+  # The alias only: a durable execution must be started through a qualified ARN.
+  orchestrator_arn = module.orchestrator.alias_arn
+  start_permission = { sid = "StartDurableExecution", action = "lambda:InvokeFunction" }
+
+  batch_size              = var.starter_batch_size
+  batching_window_seconds = var.starter_batching_window_seconds
+  max_concurrency         = var.starter_max_concurrency
+  reserved_concurrency    = var.starter_reserved_concurrency
 
   log_retention_days = var.log_retention_days
   tags               = var.tags
 }
 
-resource "aws_lambda_event_source_mapping" "starter" {
-  event_source_arn                   = var.queue_arn
-  function_name                      = module.starter.alias_arn
-  batch_size                         = var.starter_batch_size
-  maximum_batching_window_in_seconds = var.starter_batching_window_seconds
-  function_response_types            = ["ReportBatchItemFailures"]
+# The starter and its event source mapping moved into pipeline_starter: the same resources, kept.
+moved {
+  from = module.starter
+  to   = module.queue_starter.module.function
+}
 
-  scaling_config {
-    maximum_concurrency = var.starter_max_concurrency
-  }
-
-  tags = var.tags
+moved {
+  from = aws_lambda_event_source_mapping.starter
+  to   = module.queue_starter.aws_lambda_event_source_mapping.this
 }

@@ -15,24 +15,24 @@ output "orchestrator_alias_arn" {
 
 output "starter_function_name" {
   description = "Starter function name."
-  value       = module.starter.function_name
+  value       = module.queue_starter.function_name
 }
 
 output "starter_alias_arn" {
   description = "Starter alias ARN (the event source mapping's target)."
-  value       = module.starter.alias_arn
+  value       = module.queue_starter.alias_arn
 }
 
 output "event_source_mapping_uuid" {
   description = "UUID of the queue → starter event source mapping."
-  value       = aws_lambda_event_source_mapping.starter.uuid
+  value       = module.queue_starter.event_source_mapping_uuid
 }
 
 output "function_alias_arns" {
   description = "Alias ARN per function key of etl_aws.contract.FUNCTIONS."
   value = {
     "durable-orchestrator" = module.orchestrator.alias_arn
-    "durable-starter"      = module.starter.alias_arn
+    "durable-starter"      = module.queue_starter.alias_arn
   }
 }
 
@@ -40,6 +40,14 @@ output "log_group_names" {
   description = "Log group per function key."
   value = {
     "durable-orchestrator" = module.orchestrator.log_group_name
-    "durable-starter"      = module.starter.log_group_name
+    "durable-starter"      = module.queue_starter.log_group_name
+  }
+}
+
+output "reserved_concurrency" {
+  description = "Reserved concurrency of the orchestrator and the starter (null or -1: the unreserved pool)."
+  value = {
+    orchestrator = module.orchestrator.reserved_concurrent_executions
+    starter      = module.queue_starter.reserved_concurrent_executions
   }
 }

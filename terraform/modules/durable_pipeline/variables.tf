@@ -204,6 +204,23 @@ variable "starter_max_concurrency" {
   }
 }
 
+variable "starter_reserved_concurrency" {
+  description = "Reserved concurrent executions of the starter, or null (the unreserved pool); at least starter_max_concurrency when set (validated by pipeline_starter)."
+  type        = number
+  default     = null
+}
+
+variable "orchestrator_reserved_concurrency" {
+  description = "Reserved concurrent executions of the orchestrator, or null (the unreserved pool). Every running step of every execution is one invocation; a durable execution waiting for its callback holds none."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.orchestrator_reserved_concurrency == null || try(var.orchestrator_reserved_concurrency >= 1, false)
+    error_message = "orchestrator_reserved_concurrency must be null or at least 1 (0 would stop every execution)."
+  }
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

@@ -47,3 +47,8 @@ output "log_group_arn" {
   description = "Log group ARN."
   value       = aws_cloudwatch_log_group.this.arn
 }
+
+output "reserved_concurrent_executions" {
+  description = "Reserved concurrency of the function; -1 when it runs on the unreserved pool."
+  value       = aws_lambda_function.this.reserved_concurrent_executions
+}

@@ -1,5 +1,5 @@
 # Each task gets only what its step touches; every statement names exact prefixes, table, index,
-# topic, queue, aliases or state machine.
+# topic, aliases or state machine. The starter's policy is pipeline_starter's.
 locals {
   raw_uploads   = "${var.raw_bucket_arn}/${var.s3_prefixes.uploads}*"
   raw_archive   = "${var.raw_bucket_arn}/${var.s3_prefixes.archive}*"
@@ -153,32 +153,6 @@ locals {
       Statement = concat(statements, [local.track_jobs], local.kms_by_task[key])
     })
   }
-
-  starter_policy_json = jsonencode({
-    Version = "2012-10-17"
-    Statement = concat([
-      {
-        Sid    = "ConsumeUploadEvents"
-        Effect = "Allow"
-        # What the event source mapping polls with:
-        # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-permissions
-        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
-        Resource = var.queue_arn
-      },
-      {
-        Sid      = "RecordJobs"
-        Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-        Resource = var.jobs_table_arn
-      },
-      {
-        Sid      = "StartExecution"
-        Effect   = "Allow"
-        Action   = "states:StartExecution"
-        Resource = aws_sfn_state_machine.this.arn
-      },
-    ], local.kms_read)
-  })
 }
 
 resource "aws_iam_role" "state_machine" {

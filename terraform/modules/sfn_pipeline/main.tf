@@ -4,8 +4,8 @@ locals {
   source_hash        = filebase64sha256(var.package_file)
 
   # Handler paths and environment variable names as etl_aws.contract.FUNCTIONS defines them;
-  # tests/terraform holds these locals against the contract. The starter's environment is separate
-  # because it names the state machine, which itself depends on the task functions.
+  # tests/terraform holds these locals against the contract. The starter's environment is the
+  # pipeline_starter module's, which names the state machine.
   handlers = {
     "sfn-extract"          = "etl_sfn.tasks.extract_handler"
     "sfn-transform"        = "etl_sfn.tasks.transform_handler"
@@ -56,12 +56,6 @@ locals {
     }
   }
 
-  starter_environment = {
-    ETL_JOBS_TABLE       = var.jobs_table_name
-    ETL_WORKFLOW         = local.workflow
-    ETL_ORCHESTRATOR_ARN = aws_sfn_state_machine.this.arn
-    ETL_RETENTION_DAYS   = tostring(var.job_retention_days)
-  }
 
   # Task key → the ASL placeholder (without "_arn") that names its alias.
   tasks = {
@@ -97,37 +91,44 @@ module "task" {
 
 # SQS → starter: derives the job id from the S3 event, records the job and starts the execution
 # named after it (a duplicate event is a no-op), reporting per-message failures.
-module "starter" {
-  source = "../lambda_function"
+module "queue_starter" {
+  source = "../pipeline_starter"
 
-  function_name    = "${var.name}-sfn-starter"
-  description      = "Starts one Step Functions ETL execution per uploads/*.csv event."
-  handler          = local.handlers["sfn-starter"]
-  environment      = local.starter_environment
-  filename         = var.package_file
-  source_code_hash = local.source_hash
-  runtime          = var.runtime
-  architecture     = var.architecture
-  memory_size      = var.starter_memory_size
-  timeout          = var.starter_timeout
+  name         = var.name
+  workflow     = local.workflow
+  handler      = local.handlers["sfn-starter"]
+  description  = "Starts one Step Functions ETL execution per uploads/*.csv event."
+  package_file = var.package_file
+  runtime      = var.runtime
+  architecture = var.architecture
+  memory_size  = var.starter_memory_size
+  timeout      = var.starter_timeout
 
-  attach_policy_json = true
-  policy_json        = local.starter_policy_json
+  queue_arn          = var.queue_arn
+  jobs_table_name    = var.jobs_table_name
+  jobs_table_arn     = var.jobs_table_arn
+  job_retention_days = var.job_retention_days
+  kms_key_arn        = var.kms_key_arn
+
+  orchestrator_arn = aws_sfn_state_machine.this.arn
+  start_permission = { sid = "StartExecution", action = "states:StartExecution" }
+
+  batch_size              = var.starter_batch_size
+  batching_window_seconds = var.starter_batching_window_seconds
+  max_concurrency         = var.starter_max_concurrency
+  reserved_concurrency    = var.starter_reserved_concurrency
 
   log_retention_days = var.log_retention_days
   tags               = var.tags
 }
 
-resource "aws_lambda_event_source_mapping" "starter" {
-  event_source_arn                   = var.queue_arn
-  function_name                      = module.starter.alias_arn
-  batch_size                         = var.starter_batch_size
-  maximum_batching_window_in_seconds = var.starter_batching_window_seconds
-  function_response_types            = ["ReportBatchItemFailures"]
+# The starter and its event source mapping moved into pipeline_starter: the same resources, kept.
+moved {
+  from = module.starter
+  to   = module.queue_starter.module.function
+}
 
-  scaling_config {
-    maximum_concurrency = var.starter_max_concurrency
-  }
-
-  tags = var.tags
+moved {
+  from = aws_lambda_event_source_mapping.starter
+  to   = module.queue_starter.aws_lambda_event_source_mapping.this
 }

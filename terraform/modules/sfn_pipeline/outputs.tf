@@ -20,24 +20,24 @@ output "definition" {
 
 output "starter_function_name" {
   description = "Starter function name."
-  value       = module.starter.function_name
+  value       = module.queue_starter.function_name
 }
 
 output "starter_alias_arn" {
   description = "Starter alias ARN (the event source mapping's target)."
-  value       = module.starter.alias_arn
+  value       = module.queue_starter.alias_arn
 }
 
 output "event_source_mapping_uuid" {
   description = "UUID of the queue → starter event source mapping."
-  value       = aws_lambda_event_source_mapping.starter.uuid
+  value       = module.queue_starter.event_source_mapping_uuid
 }
 
 output "function_alias_arns" {
   description = "Alias ARN per function key of etl_aws.contract.FUNCTIONS."
   value = merge(
     { for key, task in module.task : key => task.alias_arn },
-    { "sfn-starter" = module.starter.alias_arn },
+    { "sfn-starter" = module.queue_starter.alias_arn },
   )
 }
 
@@ -45,6 +45,6 @@ output "log_group_names" {
   description = "Log group per function key."
   value = merge(
     { for key, task in module.task : key => task.log_group_name },
-    { "sfn-starter" = module.starter.log_group_name },
+    { "sfn-starter" = module.queue_starter.log_group_name },
   )
 }

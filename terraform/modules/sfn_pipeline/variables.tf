@@ -170,6 +170,12 @@ variable "starter_max_concurrency" {
   }
 }
 
+variable "starter_reserved_concurrency" {
+  description = "Reserved concurrent executions of the starter, or null (the unreserved pool); at least starter_max_concurrency when set (validated by pipeline_starter)."
+  type        = number
+  default     = null
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

@@ -22,17 +22,17 @@ run "the_queue_starts_the_orchestrator_alias_with_scoped_permissions" {
   command = apply
 
   assert {
-    condition     = aws_lambda_event_source_mapping.starter.event_source_arn == var.queue_arn && aws_lambda_event_source_mapping.starter.function_name == module.starter.alias_arn
+    condition     = module.queue_starter.event_source_mapping.event_source_arn == var.queue_arn && module.queue_starter.event_source_mapping.function_name == module.queue_starter.alias_arn
     error_message = "The event source mapping must connect the pipeline's queue to the starter's alias."
   }
 
   assert {
-    condition     = aws_lambda_event_source_mapping.starter.function_response_types == toset(["ReportBatchItemFailures"])
+    condition     = module.queue_starter.event_source_mapping.function_response_types == toset(["ReportBatchItemFailures"])
     error_message = "The starter must report per-message failures."
   }
 
   assert {
-    condition     = one(aws_lambda_event_source_mapping.starter.scaling_config).maximum_concurrency == 7 && aws_lambda_event_source_mapping.starter.batch_size == 10
+    condition     = one(module.queue_starter.event_source_mapping.scaling_config).maximum_concurrency == 7 && module.queue_starter.event_source_mapping.batch_size == 10
     error_message = "Batch size and maximum concurrency must come from the variables."
   }
 
@@ -51,7 +51,7 @@ run "the_queue_starts_the_orchestrator_alias_with_scoped_permissions" {
   }
 
   assert {
-    condition = local.starter_environment == {
+    condition = module.queue_starter.environment == {
       ETL_JOBS_TABLE       = "t1-jobs"
       ETL_WORKFLOW         = "durable"
       ETL_ORCHESTRATOR_ARN = module.orchestrator.alias_arn
@@ -67,14 +67,14 @@ run "the_queue_starts_the_orchestrator_alias_with_scoped_permissions" {
 
   assert {
     condition = [
-      for s in jsondecode(local.starter_policy_json).Statement : s.Resource if contains(flatten([s.Action]), "lambda:InvokeFunction")
+      for s in jsondecode(module.queue_starter.policy_json).Statement : s.Resource if contains(flatten([s.Action]), "lambda:InvokeFunction")
     ] == [module.orchestrator.alias_arn]
     error_message = "lambda:InvokeFunction must name the orchestrator alias ARN and nothing else."
   }
 
   assert {
     condition = [
-      for s in jsondecode(local.starter_policy_json).Statement : s.Resource if anytrue([for a in flatten([s.Action]) : startswith(a, "sqs:")])
+      for s in jsondecode(module.queue_starter.policy_json).Statement : s.Resource if anytrue([for a in flatten([s.Action]) : startswith(a, "sqs:")])
     ] == [var.queue_arn]
     error_message = "The starter may consume its own queue only."
   }
@@ -88,7 +88,7 @@ run "the_queue_starts_the_orchestrator_alias_with_scoped_permissions" {
 
   assert {
     condition = alltrue([
-      for s in concat(jsondecode(local.orchestrator_policy_json).Statement, jsondecode(local.starter_policy_json).Statement) :
+      for s in concat(jsondecode(local.orchestrator_policy_json).Statement, jsondecode(module.queue_starter.policy_json).Statement) :
       alltrue([for a in flatten([s.Action]) : a != "*" && !endswith(a, ":*")]) && !contains(flatten([s.Resource]), "*")
     ])
     error_message = "No wildcard action and no \"*\" resource."
@@ -129,12 +129,13 @@ run "timeouts_and_concurrency_are_validated" {
   command = plan
 
   variables {
-    approval_timeout_seconds  = 86400
-    execution_timeout_seconds = 86400
-    starter_max_concurrency   = 1
+    approval_timeout_seconds          = 86400
+    execution_timeout_seconds         = 86400
+    starter_max_concurrency           = 1
+    orchestrator_reserved_concurrency = 0
   }
 
-  expect_failures = [var.execution_timeout_seconds, var.starter_max_concurrency]
+  expect_failures = [var.execution_timeout_seconds, var.starter_max_concurrency, var.orchestrator_reserved_concurrency]
 }
 
 run "file_size_and_job_retention_are_validated" {
@@ -156,5 +157,19 @@ run "a_year_long_wait_with_records_kept_a_year_and_a_week_is_accepted" {
     execution_timeout_seconds = 31622400
     job_retention_days        = 372
     max_file_bytes            = 3523215360 # 4 MiB/s x (900 - 60) s
+  }
+}
+
+run "reserved_concurrency_reaches_the_orchestrator_and_the_starter" {
+  command = plan
+
+  variables {
+    orchestrator_reserved_concurrency = 20
+    starter_reserved_concurrency      = 7
+  }
+
+  assert {
+    condition     = module.orchestrator.reserved_concurrent_executions == 20 && module.queue_starter.reserved_concurrent_executions == 7
+    error_message = "The reserved concurrency variables must reach the orchestrator and the starter."
   }
 }

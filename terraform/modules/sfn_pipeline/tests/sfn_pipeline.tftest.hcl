@@ -86,24 +86,24 @@ run "a_logged_traced_state_machine_over_the_task_aliases" {
   }
 
   assert {
-    condition     = aws_lambda_event_source_mapping.starter.event_source_arn == var.queue_arn && aws_lambda_event_source_mapping.starter.function_name == module.starter.alias_arn
+    condition     = module.queue_starter.event_source_mapping.event_source_arn == var.queue_arn && module.queue_starter.event_source_mapping.function_name == module.queue_starter.alias_arn
     error_message = "The event source mapping must connect the pipeline's queue to the starter's alias."
   }
 
   assert {
-    condition     = aws_lambda_event_source_mapping.starter.function_response_types == toset(["ReportBatchItemFailures"]) && one(aws_lambda_event_source_mapping.starter.scaling_config).maximum_concurrency == 5
+    condition     = module.queue_starter.event_source_mapping.function_response_types == toset(["ReportBatchItemFailures"]) && one(module.queue_starter.event_source_mapping.scaling_config).maximum_concurrency == 5
     error_message = "The starter must report partial failures and be bounded by maximum_concurrency."
   }
 
   assert {
     condition = [
-      for s in jsondecode(local.starter_policy_json).Statement : s.Resource if s.Action == "states:StartExecution"
+      for s in jsondecode(module.queue_starter.policy_json).Statement : s.Resource if s.Action == "states:StartExecution"
     ] == [aws_sfn_state_machine.this.arn]
     error_message = "states:StartExecution must name this state machine only."
   }
 
   assert {
-    condition     = local.starter_environment.ETL_ORCHESTRATOR_ARN == aws_sfn_state_machine.this.arn && local.starter_environment.ETL_WORKFLOW == "sfn"
+    condition     = module.queue_starter.environment.ETL_ORCHESTRATOR_ARN == aws_sfn_state_machine.this.arn && module.queue_starter.environment.ETL_WORKFLOW == "sfn"
     error_message = "The starter's ETL_ORCHESTRATOR_ARN must be the state machine."
   }
 
@@ -119,7 +119,7 @@ run "a_logged_traced_state_machine_over_the_task_aliases" {
 
   assert {
     condition = alltrue(flatten([
-      for k, p in merge(local.task_policy_json, { starter = local.starter_policy_json }) : [
+      for k, p in merge(local.task_policy_json, { starter = module.queue_starter.policy_json }) : [
         for s in jsondecode(p).Statement :
         alltrue([for a in flatten([s.Action]) : a != "*" && !endswith(a, ":*")]) && !contains(flatten([s.Resource]), "*")
       ]
