@@ -39,7 +39,27 @@ MANAGED_POLICIES: dict[str, dict[str, Any]] = {
                 "Resource": "*",
             }
         ],
-    }
+    },
+    # The policy AWS documents for API Gateway's account-wide logging role:
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html
+    "AmazonAPIGatewayPushToCloudWatchLogs": {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:DescribeLogGroups",
+                    "logs:DescribeLogStreams",
+                    "logs:PutLogEvents",
+                    "logs:GetLogEvents",
+                    "logs:FilterLogEvents",
+                ],
+                "Resource": "*",
+            }
+        ],
+    },
 }
 
 # IAM prefixes of botocore service names.

@@ -236,12 +236,27 @@ def test_every_grant_is_used_by_a_call_or_justified(capsys: pytest.CaptureFixtur
     assert not unjustified, "\n".join(f"{k}: {g.sid} {g.action} on {g.resource}" for k, g in unjustified)
 
 
+# API Gateway's logging role serves every REST API of the account and region (it is an account setting,
+# manage_api_gateway_account), so it cannot be scoped to this deployment's log groups; it carries only
+# the AWS managed policy AWS documents for it and nothing else.
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html
+ACCOUNT_LOGGING_ROLE = f"{NAME}-apigateway-logs"
+ACCOUNT_LOGGING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+
+
+def test_the_account_logging_role_holds_only_the_documented_managed_policy() -> None:
+    role = evaluated(False).roles[ACCOUNT_LOGGING_ROLE]
+    assert role.inline == {}
+    assert role.managed == [ACCOUNT_LOGGING_POLICY]
+
+
 @pytest.mark.parametrize("kms", [False, True], ids=["sse-s3", "customer-key"])
 def test_no_wildcard_grant_where_the_action_takes_a_resource(kms: bool) -> None:
     d = evaluated(kms)
     wild = [
         (role.role, g)
         for role in d.roles.values()
+        if role.role != ACCOUNT_LOGGING_ROLE
         for g in grants(role)
         if ("*" in g.action or g.resource == "*") and g.action not in NO_RESOURCE_LEVEL
     ]

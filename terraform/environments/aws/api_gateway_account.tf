@@ -1,5 +1,8 @@
-# API Gateway writes stage logs through one role per account and region. Manage it here only when no
-# other stack does (manage_api_gateway_account); a second deployment would take the setting over.
+# API Gateway writes stage logs through one role per account and region; without one, creating the
+# stage's access log settings fails. Managed here by default (manage_api_gateway_account), so a fresh
+# account works; a second deployment in the same account and region sets it false, or it takes the
+# setting over. The role goes with the deployment that created it: destroy that deployment last.
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html
 resource "aws_iam_role" "api_gateway_logs" {
   count = var.manage_api_gateway_account ? 1 : 0
 

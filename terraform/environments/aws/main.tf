@@ -79,6 +79,9 @@ module "durable" {
   job_retention_days        = var.job_retention_days
   starter_max_concurrency   = var.starter_max_concurrency
 
+  starter_reserved_concurrency      = var.starter_reserved_concurrency
+  orchestrator_reserved_concurrency = var.orchestrator_reserved_concurrency
+
   raw_bucket_arn        = module.storage.raw_bucket_arns["durable"]
   output_bucket_name    = module.storage.output_bucket_names["durable"]
   output_bucket_arn     = module.storage.output_bucket_arns["durable"]
@@ -113,6 +116,8 @@ module "sfn" {
   max_file_bytes           = var.max_file_bytes
   job_retention_days       = var.job_retention_days
   starter_max_concurrency  = var.starter_max_concurrency
+
+  starter_reserved_concurrency = var.starter_reserved_concurrency
 
   raw_bucket_arn        = module.storage.raw_bucket_arns["sfn"]
   output_bucket_name    = module.storage.output_bucket_names["sfn"]

@@ -128,6 +128,31 @@ variable "starter_max_concurrency" {
   default     = 5
 }
 
+# Both default to null (the unreserved pool): a new account's concurrency quota can be as low as 10,
+# and Lambda refuses a reservation that leaves fewer than 10 unreserved executions.
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+variable "starter_reserved_concurrency" {
+  description = "Reserved concurrent executions of each starter, or null. When set, at least starter_max_concurrency: a starter reserved below its queue's maximum concurrency is throttled (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.starter_reserved_concurrency == null || try(var.starter_reserved_concurrency >= var.starter_max_concurrency && var.starter_reserved_concurrency <= 1000, false)
+    error_message = "starter_reserved_concurrency must be null or between starter_max_concurrency and 1000."
+  }
+}
+
+variable "orchestrator_reserved_concurrency" {
+  description = "Reserved concurrent executions of the durable orchestrator, or null. It bounds how many workflow steps run at once; executions waiting for a decision hold none."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.orchestrator_reserved_concurrency == null || try(var.orchestrator_reserved_concurrency >= 1 && var.orchestrator_reserved_concurrency <= 1000, false)
+    error_message = "orchestrator_reserved_concurrency must be null or between 1 and 1000 (0 would stop every execution)."
+  }
+}
+
 variable "max_file_bytes" {
   description = "Largest upload a job accepts, in bytes. The whole file is transformed in one invocation of a 900 s function, so at most 4194304 (4 MiB/s, the throughput assumed on Lambda) x (900 - 60); see terraform/README.md."
   type        = number
@@ -181,9 +206,9 @@ variable "api_stage_name" {
 }
 
 variable "manage_api_gateway_account" {
-  description = "Create the role API Gateway needs to write logs and set it on the account (a per-region, account-wide setting: enable it in one deployment only)."
+  description = "Create the role API Gateway needs to write logs and set it on the account (a per-region, account-wide setting). true by default: the approval API's stage logs access, which API Gateway refuses in an account with no logging role. Set false in every further deployment of the same account and region, or where another stack sets the role."
   type        = bool
-  default     = false
+  default     = true
 }
 
 variable "tags" {
