@@ -27,7 +27,6 @@ import io
 import json
 import threading
 import time
-import traceback
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -43,7 +42,7 @@ from etl_aws.jobs import Job, JobsRepository, now_iso
 from etl_aws.models import Decision, JobStatus, ObjectRef
 from etl_local import limits, metering
 from etl_local import sfn as sfn_local
-from etl_local.functions import LambdaContext
+from etl_local.functions import LambdaContext, lambda_error
 from etl_local.resources import ACCOUNT, REGION, env_for
 from etl_local.sfn import ALIAS, TASK_KEYS
 from etl_sfn import render_definition
@@ -64,16 +63,6 @@ class Invocation:
     function: str
     event: Any
     error: str | None
-
-
-def _lambda_error(exc: BaseException) -> dict[str, Any]:
-    """The payload the Lambda Python runtime returns for an exception the handler did not catch."""
-    return {
-        "errorMessage": str(exc),
-        "errorType": type(exc).__name__,
-        "requestId": str(uuid.uuid4()),
-        "stackTrace": traceback.format_tb(exc.__traceback__),
-    }
 
 
 class LambdaRouter:
@@ -111,7 +100,7 @@ class LambdaRouter:
                     result = handler(event, context)
                 except Exception as exc:
                     self.invocations.append(Invocation(fn.function_name, event, type(exc).__name__))
-                    return json.dumps(_lambda_error(exc)), True, ""
+                    return json.dumps(lambda_error(exc)), True, ""
             self.invocations.append(Invocation(fn.function_name, event, None))
         payload = json.dumps(result)
         too_large = limits.task_result_error(payload)  # AWS fails a state whose result is over 256 KB

@@ -252,34 +252,37 @@ def _deliver(repo: JobsRepository, job: Job, lease_seconds: int) -> bool:
         raise
     if claim is None:
         return False
-    decision = Decision.model_validate(job.decision)
     try:
-        # Read under the claim: a retried Step Functions task may have stored a newer task token.
-        secrets = repo.approval_secrets(job.job_id)
-        if not secrets.callback_token:
-            raise NotAwaitingDecision(f"job {job.job_id} has no waiting workflow to resume")
-        callbacks.send_decision(secrets.workflow, secrets.callback_token, decision)
-    except (DecisionGone, TransientError) as exc:
-        try:
-            delivered = _settle(repo, job, exc)
-        except Exception as unsettled:
-            repo.release_callback(job.job_id, claim)
-            logger.warning("decision not delivered", extra={"error_type": type(unsettled).__name__})
-            raise
-        if not delivered:
-            repo.release_callback(job.job_id, claim)
-            return False
+        delivered = _send(repo, job)
     except Exception as exc:
         repo.release_callback(job.job_id, claim)
         logger.warning("decision not delivered", extra={"error_type": type(exc).__name__})
         raise
+    if not delivered:
+        repo.release_callback(job.job_id, claim)
+        return False
     repo.mark_callback_sent(job.job_id)
     metrics.add_metric(name="CallbacksSent", unit="Count", value=1)
     logger.info("decision delivered", extra={"workflow": job.workflow})
     return True
 
 
-def _settle(repo: JobsRepository, job: Job, failure: DecisionGone | TransientError) -> bool:
+def _send(repo: JobsRepository, job: Job) -> bool:
+    """Send the recorded decision under the caller's claim; settle an uncertain send (see `_settle`)."""
+    # Read under the claim: a retried Step Functions task may have stored a newer task token.
+    secrets = repo.approval_secrets(job.job_id)
+    if not secrets.callback_token:
+        raise NotAwaitingDecision(f"job {job.job_id} has no waiting workflow to resume")
+    try:
+        callbacks.send_decision(
+            secrets.workflow, secrets.callback_token, Decision.model_validate(job.decision)
+        )
+    except (DecisionGone, TransientError) as exc:
+        return _settle(job, exc)
+    return True
+
+
+def _settle(job: Job, failure: DecisionGone | TransientError) -> bool:
     """After a send that failed or whose answer was lost: True when the orchestrator shows the decision
     delivered; False when it still waits and a retried approval request will deliver it. Raises
     DecisionGone when it will never take one, or the original error when the truth is unknown."""

@@ -13,7 +13,7 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import ClientError
 
 from etl_aws import clients
 from etl_aws import contract as C
@@ -52,15 +52,14 @@ def send_decision(workflow: str, callback_token: str, decision: Decision) -> Non
             sfn.send_task_success(taskToken=callback_token, output=payload)
         else:
             raise ValueError(f"unknown workflow {workflow!r}")
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in _DURABLE_GONE or code in _SFN_GONE:
+    except Exception as exc:
+        if _code(exc) in _DURABLE_GONE or _code(exc) in _SFN_GONE:
             raise DecisionGone("the workflow no longer waits for this decision") from None
-        if is_transient(exc):
-            raise TransientError(f"callback delivery failed temporarily ({code})") from None
+        if is_transient(exc):  # a read timeout included: the decision may have arrived
+            raise TransientError(
+                f"callback delivery failed or its outcome is unknown ({_describe(exc)})"
+            ) from None
         raise
-    except (ConnectionError, HTTPClientError) as exc:  # a read timeout included: it may have arrived
-        raise TransientError(f"callback delivery outcome unknown ({type(exc).__name__})") from None
 
 
 class Delivery(StrEnum):
@@ -84,12 +83,21 @@ def delivery_state(workflow: str, execution_arn: str) -> Delivery:
             return _sfn_delivery(execution_arn)
         if workflow == C.DURABLE:
             return _durable_delivery(execution_arn)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("ExecutionDoesNotExist", "ResourceNotFoundException"):
+    except Exception as exc:
+        if _code(exc) in ("ExecutionDoesNotExist", "ResourceNotFoundException"):
             return Delivery.GONE
-        raise TransientError(f"the workflow's state could not be read ({code})") from None
+        if is_transient(exc):
+            raise TransientError(f"the workflow's state could not be read ({_describe(exc)})") from None
+        raise
     raise ValueError(f"unknown workflow {workflow!r}")
+
+
+def _code(exc: BaseException) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
+
+
+def _describe(exc: BaseException) -> str:
+    return _code(exc) or type(exc).__name__
 
 
 def _sfn_delivery(execution_arn: str) -> Delivery:

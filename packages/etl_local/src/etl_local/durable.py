@@ -32,12 +32,11 @@ def aws_shaped_execution_arns() -> None:
         return
 
     def new(input: Any) -> Any:  # the engine passes it by this name
-        start = input
-        version = engine.executed_version(start.function_qualifier)
-        name = start.execution_name or str(uuid.uuid4())
-        function = f"arn:aws:lambda:{REGION}:{start.account_id}:function:{start.function_name}:{version}"
-        arn = f"{function}/durable-execution/{name}/{start.invocation_id or uuid.uuid4()}"
-        return engine.Execution(durable_execution_arn=arn, start_input=start, operations=[])
+        version = engine.executed_version(input.function_qualifier)
+        name = input.execution_name or str(uuid.uuid4())
+        function = f"arn:aws:lambda:{REGION}:{input.account_id}:function:{input.function_name}:{version}"
+        arn = f"{function}/durable-execution/{name}/{input.invocation_id or uuid.uuid4()}"
+        return engine.Execution(durable_execution_arn=arn, start_input=input, operations=[])
 
     new._etl_aws_shaped = True  # type: ignore[attr-defined]
     engine.Execution.new = staticmethod(new)  # type: ignore[method-assign]

@@ -245,7 +245,10 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             if length > limits.API_GATEWAY_PAYLOAD:
                 while length > 0:  # read it (and drop it) so the client hears the answer
-                    length -= len(self.rfile.read(min(length, 1 << 20)) or b"x" * length)
+                    chunk = self.rfile.read(min(length, 1 << 20))
+                    if not chunk:
+                        break
+                    length -= len(chunk)
                 self._send(413, {"Content-Type": "application/json"}, b'{"message": "Request Too Long"}')
                 return
             body = self.rfile.read(length) if length else b""

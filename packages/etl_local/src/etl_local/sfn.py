@@ -134,12 +134,12 @@ def reuse_task_clients() -> Callable[[], None]:
     return restore
 
 
-def closed_tokens_time_out() -> Callable[[], None]:
+def closed_tokens_time_out() -> None:
     """SendTaskSuccess/Failure with the token of a task that is already closed answers `TaskTimedOut`
     on AWS ("the task associated with the token has already been closed",
     https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html); moto
     answers `InvalidToken` once the execution has ended. Remember the tokens moto issued and answer
-    as AWS does for them. Returns the function that undoes the change."""
+    as AWS does for them (idempotent; it stays on, as it only makes moto answer like the service)."""
     from moto.stepfunctions.parser.api import InvalidToken, TaskTimedOut
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackPoolManager
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -149,7 +149,7 @@ def closed_tokens_time_out() -> Callable[[], None]:
         STATUS = status_code = 400
 
     if getattr(CallbackPoolManager.add, "_etl_answers_as_aws", False):
-        return lambda: None  # already in place
+        return
     issued: set[str] = set()
     original_add = CallbackPoolManager.__dict__["add"]
     backend = StepFunctionsParserBackend
@@ -176,13 +176,6 @@ def closed_tokens_time_out() -> Callable[[], None]:
     CallbackPoolManager.add = add  # type: ignore[method-assign]
     for name, original in originals.items():
         setattr(backend, name, answering_as_aws(original))
-
-    def restore() -> None:
-        CallbackPoolManager.add = original_add  # type: ignore[method-assign]
-        for name, original in originals.items():
-            setattr(backend, name, original)
-
-    return restore
 
 
 def route_lambda_invocations(invoke: Callable[[str, Any], tuple[str, bool]]) -> Callable[[], None]:
