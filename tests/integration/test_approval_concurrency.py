@@ -2,8 +2,9 @@
 
 Each thread stands for one Lambda execution environment. Powertools' resolver keeps the current event in
 class state (one request per process, as in Lambda), so the threads call the service the handler calls,
-`etl_aws.approval.decide`, each with its own DynamoDB resource, and their outcomes are turned into HTTP
-statuses by the API's own mapping. `atomic_dynamodb` gives moto DynamoDB's atomic conditional writes.
+`etl_aws.approval.decide`, each with its own DynamoDB resource; each outcome is the refusal the service
+raised (the API answers `DecisionConflict` and `ReviewLinkUsed` with 409, see test_approval_decisions.py).
+`atomic_dynamodb` gives moto DynamoDB's atomic conditional writes.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ from typing import Any
 import boto3
 import pytest
 
-from etl_approval.app import status_for
 from etl_aws import approval
 from etl_aws import contract as C
+from etl_aws.approval import ReviewLinkUsed
+from etl_aws.errors import DecisionConflict
 from etl_aws.jobs import JobsRepository
 from tests.integration.approval_support import OPERATOR_ARN, ApprovalEnv
 
 pytest_plugins = ["tests.integration.approval_fixtures"]
 
 THREADS = 20
+OK = "ok"  # the decision was recorded, or was a repeat of the recorded one (the API answers 200)
 
 
 def _race(env: ApprovalEnv, job_id: str, decisions: list[tuple[bool, str, str | None]]) -> list[Any]:
@@ -39,9 +42,9 @@ def _race(env: ApprovalEnv, job_id: str, decisions: list[tuple[bool, str, str | 
             _, created = approval.decide(
                 job_id, approved, OPERATOR_ARN, "" if approved else "no", via=via, token=token, repo=repos[i]
             )
-            results[i] = (200, approved, created)
+            results[i] = (OK, approved, created)
         except Exception as exc:
-            results[i] = (status_for(exc), approved, type(exc).__name__)
+            results[i] = (type(exc).__name__, approved, None)
 
     threads = [threading.Thread(target=run, args=(i, *decision)) for i, decision in enumerate(decisions)]
     for thread in threads:
@@ -61,8 +64,8 @@ def test_concurrent_decisions_send_exactly_one_callback(
     results = _race(approval_env, job.job_id, decisions)
 
     winner = approval_env.repo.get(job.job_id).decision["approved"]
-    statuses = Counter((status, approved == winner) for status, approved, _ in results)
-    assert statuses == {(200, True): THREADS // 2, (409, False): THREADS // 2}, results
+    outcomes = Counter((outcome, approved == winner) for outcome, approved, _ in results)
+    assert outcomes == {(OK, True): THREADS // 2, (DecisionConflict.__name__, False): THREADS // 2}, results
     assert [approved for _, approved, created in results if created is True] == [winner]
     assert len(approval_env.recorder.sent) == 1
     assert approval_env.recorder.approvals == [winner]
@@ -81,7 +84,8 @@ def test_concurrent_review_link_and_operator_decisions_send_one_callback(
     results = _race(approval_env, job.job_id, decisions)
 
     assert sum(1 for _, _, created in results if created is True) == 1
-    assert {status for status, _, _ in results} <= {200, 409}
+    refusals = {DecisionConflict.__name__, ReviewLinkUsed.__name__}
+    assert {outcome for outcome, _, _ in results} <= {OK, *refusals}, results
     assert len(approval_env.recorder.sent) == 1
     assert approval_env.repo.get(job.job_id).callback_sent_at is not None
 
@@ -95,6 +99,6 @@ def test_concurrent_repeats_after_a_failed_send_resend_once(
 
     results = _race(approval_env, job.job_id, [(True, "iam", None)] * THREADS)
 
-    assert [status for status, _, _ in results] == [200] * THREADS
+    assert [outcome for outcome, _, _ in results] == [OK] * THREADS
     assert approval_env.recorder.attempts == 2
     assert approval_env.recorder.approvals == [True]

@@ -109,14 +109,6 @@ _REFUSALS: dict[type[PipelineError], tuple[int, str, str]] = {
 app = APIGatewayRestResolver(enable_validation=True, debug=False)
 
 
-def status_for(exc: Exception) -> int:
-    """The HTTP status this API answers a refused request with (500 for anything unexpected)."""
-    for cls in type(exc).__mro__:
-        if cls in _REFUSALS:
-            return _REFUSALS[cls][0]
-    return 500
-
-
 def send_lease() -> int:
     """How long this invocation may hold the right to send a decision: the time it has left to run and
     a margin, so a claim never lapses while this function may still be sending."""

@@ -103,8 +103,3 @@ class ReviewDecisionResponse(BaseModel):
             created=created,
             callback_sent=job.callback_sent_at is not None,
         )
-
-
-class ErrorResponse(BaseModel):
-    error: str
-    message: str
