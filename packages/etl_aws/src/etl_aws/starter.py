@@ -8,21 +8,18 @@ https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html#ser
 
 from __future__ import annotations
 
-import contextlib
 from enum import StrEnum
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from etl_aws import clients, events, identity
+from etl_aws import clients, events, identity, job_metrics
 from etl_aws import contract as C
 from etl_aws.config import Settings, settings
-from etl_aws.errors import InvalidTransition
 from etl_aws.jobs import JobsRepository, now_iso
-from etl_aws.models import JobStatus, ObjectRef, StartRequest
-from etl_aws.observability import logger, metrics
-from etl_aws.steps import register
+from etl_aws.models import ObjectRef, StartRequest
+from etl_aws.observability import logger
+from etl_aws.steps import refuse, register
 
 _ALREADY_STARTED = {"DurableExecutionAlreadyStartedException", "ExecutionAlreadyExists"}
 
@@ -65,9 +62,8 @@ def refuse_unsupported(ref: ObjectRef, job_id: str, cfg: Settings) -> None:
     Idempotent: a redelivered event finds the job already FAILED."""
     register(ref, job_id, cfg)
     message = f"only CSV files (a name ending in {C.UPLOAD_SUFFIX}, any casing) are processed"
-    fields = {"error": {"code": C.UNSUPPORTED_FILE_TYPE, "message": message}, "finalized_at": now_iso()}
-    with contextlib.suppress(InvalidTransition):
-        JobsRepository(cfg.jobs_table).transition(job_id, [JobStatus.RECEIVED], JobStatus.FAILED, fields)
+    repo = JobsRepository(cfg.jobs_table)
+    refuse(repo, job_id, C.UNSUPPORTED_FILE_TYPE, message, {"finalized_at": now_iso()})
 
 
 def handle_object(ref: ObjectRef, cfg: Settings) -> Outcome:
@@ -114,7 +110,11 @@ def handle_batch(event: dict[str, Any], cfg: Settings | None = None) -> dict[str
                 extra={"message_id": message.message_id, "error_type": type(exc).__name__, "error": str(exc)},
             )
             failures.append({"itemIdentifier": message.message_id})
-    metrics.add_metric(name="StartFailures", unit=MetricUnit.Count, value=len(failures))
-    metrics.add_metric(name="JobsStarted", unit=MetricUnit.Count, value=outcomes[Outcome.STARTED])
-    metrics.add_metric(name="UnsupportedUploads", unit=MetricUnit.Count, value=outcomes[Outcome.UNSUPPORTED])
+    job_metrics.batch_handled(
+        cfg.workflow,
+        cfg.jobs_table,
+        started=outcomes[Outcome.STARTED],
+        unsupported=outcomes[Outcome.UNSUPPORTED],
+        failures=len(failures),
+    )
     return {"batchItemFailures": failures}

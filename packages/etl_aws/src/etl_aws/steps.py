@@ -12,7 +12,7 @@ import io
 from typing import Any
 
 import etl_core
-from etl_aws import callbacks, notify, s3io, tokens
+from etl_aws import callbacks, job_metrics, notify, s3io, tokens
 from etl_aws import contract as C
 from etl_aws.config import Settings, settings
 from etl_aws.errors import FileRejected, InvalidTransition, transient_aware
@@ -44,12 +44,15 @@ def _repo(cfg: Settings) -> JobsRepository:
     return JobsRepository(cfg.jobs_table)
 
 
-def _refuse(repo: JobsRepository, job_id: str, code: str, message: str) -> FileRejected:
-    """Mark the job FAILED with the reason (the source stays where it is) and return the error to raise."""
+def refuse(
+    repo: JobsRepository, job_id: str, code: str, message: str, fields: dict[str, Any] | None = None
+) -> FileRejected:
+    """Mark the job FAILED with the reason (the source stays where it is) and return the error to raise.
+
+    Idempotent: a job already terminal is left as it is. `fields`: more attributes to record with it."""
+    error = {"error": {"code": code, "message": message}}
     with contextlib.suppress(InvalidTransition):  # already terminal: nothing more to record
-        repo.transition(
-            job_id, _NON_TERMINAL, JobStatus.FAILED, {"error": {"code": code, "message": message}}
-        )
+        repo.transition(job_id, _NON_TERMINAL, JobStatus.FAILED, {**error, **(fields or {})})
     logger.warning("file refused", extra={"reason": code, "detail": message})
     return FileRejected(message, code=code)
 
@@ -92,10 +95,10 @@ def extract(request: StartRequest, cfg: Settings | None = None) -> Extracted:
 
     problem_with_keys = key_problem(job_id, ref.key)
     if problem_with_keys:  # refused now, not after a reviewer approved a file that cannot be archived
-        raise _refuse(repo, job_id, "key_too_long", problem_with_keys)
+        raise refuse(repo, job_id, "key_too_long", problem_with_keys)
     head = s3io.head(ref.bucket, ref.key, ref.version_id, denied_is_missing=True)
     if head is None:
-        raise _refuse(repo, job_id, "source_missing", "the uploaded object no longer exists")
+        raise refuse(repo, job_id, "source_missing", "the uploaded object no longer exists")
     source = Source(
         bucket=ref.bucket,
         key=ref.key,
@@ -104,12 +107,12 @@ def extract(request: StartRequest, cfg: Settings | None = None) -> Extracted:
         size=int(head.get("ContentLength", 0)),
     )
     if source.size == 0:
-        raise _refuse(repo, job_id, etl_core.errors.EMPTY, "file is empty")
+        raise refuse(repo, job_id, etl_core.errors.EMPTY, "file is empty")
     if source.size > cfg.max_file_bytes:
-        raise _refuse(repo, job_id, "file_too_large", cfg.file_too_large(source.size))
+        raise refuse(repo, job_id, "file_too_large", cfg.file_too_large(source.size))
     problem = _check_head(source)
     if problem is not None:
-        raise _refuse(repo, job_id, problem.code, problem.message)
+        raise refuse(repo, job_id, problem.code, problem.message)
     repo.transition(
         job_id, [JobStatus.RECEIVED], JobStatus.EXTRACTED, {"source": source.model_dump(exclude_none=True)}
     )
@@ -154,7 +157,7 @@ def transform(extracted: Extracted, cfg: Settings | None = None) -> Transformed:
         ):
             summary = etl_core.process(stream, records, rejects)
     except etl_core.FileError as exc:
-        raise _refuse(repo, job_id, exc.code, exc.message) from None
+        raise refuse(repo, job_id, exc.code, exc.message) from None
     data = summary.to_dict()
     counts = Counts(rows=summary.rows, valid=summary.valid, rejected=summary.rejected)
     repo.transition(
@@ -168,6 +171,7 @@ def transform(extracted: Extracted, cfg: Settings | None = None) -> Transformed:
             "outputs": {"records": records_key, "rejects": rejects_key},
         },
     )
+    job_metrics.rows_transformed(job.workflow, cfg.jobs_table, counts)
     logger.info("transformed", extra={"rows": summary.rows, "rejected": summary.rejected})
     return Transformed(
         job_id=job_id,
@@ -210,7 +214,7 @@ def load(transformed: Transformed, cfg: Settings | None = None) -> Loaded:
     for name, key in (("records", transformed.records_key), ("rejects", transformed.rejects_key)):
         staged = s3io.head(cfg.output_bucket, key)
         if staged is None:
-            raise _refuse(repo, job_id, "staging_missing", f"staged {name} output is missing")
+            raise refuse(repo, job_id, "staging_missing", f"staged {name} output is missing")
         sizes[name] = int(staged["ContentLength"])
     manifest = {
         "job_id": job_id,
@@ -341,6 +345,7 @@ def finalize(
     if archived:
         outputs["archive"] = archived
     done = repo.transition(job_id, allowed, status, {"finalized_at": now_iso(), "outputs": outputs})
+    job_metrics.job_ended(job, status, cfg.jobs_table)
     _delete_staging(cfg, job_id)
     logger.info("finalized", extra={"status": status.value})
     return Finalized(job_id=job_id, status=done.status, outputs=done.outputs)
@@ -351,7 +356,7 @@ def _finalize_approved(repo: JobsRepository, job: Job, cfg: Settings) -> Finaliz
         raise InvalidTransition(f"job {job.job_id} is {job.status}: cannot publish")
     archived = _archive(job.job_id, _source_of(job))
     if archived is None:
-        raise _refuse(
+        raise refuse(
             repo,
             job.job_id,
             "source_missing",
@@ -362,9 +367,9 @@ def _finalize_approved(repo: JobsRepository, job: Job, cfg: Settings) -> Finaliz
         src, dst = staging_key(job.job_id, name), processed_key(job.job_id, name)
         s3io.copy(cfg.output_bucket, src, dst)
         outputs[name.split(".")[0]] = dst
-    done = repo.transition(
-        job.job_id, [JobStatus.APPROVED], JobStatus.COMPLETED, {"finalized_at": now_iso(), "outputs": outputs}
-    )
+    fields = {"finalized_at": now_iso(), "outputs": outputs, "output_bucket": cfg.output_bucket}
+    done = repo.transition(job.job_id, [JobStatus.APPROVED], JobStatus.COMPLETED, fields)
+    job_metrics.job_ended(job, JobStatus.COMPLETED, cfg.jobs_table)
     _delete_staging(cfg, job.job_id)
     logger.info("finalized", extra={"status": "COMPLETED"})
     return Finalized(job_id=job.job_id, status=done.status, outputs=done.outputs)
@@ -384,6 +389,8 @@ def _finalize_failed(repo: JobsRepository, job: Job, cfg: Settings, error: dict[
         done = repo.transition(job.job_id, [*_NON_TERMINAL, JobStatus.FAILED], JobStatus.FAILED, fields)
     except InvalidTransition:
         done = repo.get(job.job_id)  # it ended another way first; that ending stands
+    else:
+        job_metrics.job_ended(job, JobStatus.FAILED, cfg.jobs_table)
     return Finalized(job_id=job.job_id, status=done.status, outputs=done.outputs)
 
 
