@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,7 +16,6 @@ from etl_aws import steps
 from etl_aws.config import settings
 from etl_aws.handler import lambda_handler
 from etl_aws.models import Decision, Extracted, Loaded, Outcome, StartRequest, Transformed, small
-from etl_aws.observability import metrics
 
 
 class _Event(BaseModel):
@@ -92,5 +90,4 @@ def finalize_handler(event: dict[str, Any], context: LambdaContext) -> dict[str,
     task = FinalizeTask.model_validate(event)
     error = task.error.as_job_error() if task.error else None
     done = steps.finalize(task.job_id, task.outcome, task.decision, error, settings())
-    metrics.add_metric(name=f"Jobs{done.status.value.title()}", unit=MetricUnit.Count, value=1)
     return small(done)
