@@ -22,6 +22,7 @@ from etl_aws import callbacks, tokens
 from etl_aws.config import settings
 from etl_aws.errors import (
     DecisionGone,
+    JobCancelled,
     JobNotFound,
     NotAwaitingDecision,
     PipelineError,
@@ -150,6 +151,8 @@ def review_view(job_id: str, token: str | None, repo: JobsRepository | None = No
     view = _view_of(job)
     if view.decision is not None:
         return view
+    if job.status == JobStatus.CANCELLED:
+        raise JobCancelled(f"job {job_id} was cancelled by an operator: nothing will be published")
     if job.status != JobStatus.PENDING_APPROVAL:
         raise DecisionGone(f"job {job_id} is {job.status}: it no longer waits for a decision")
     if _expired(job.approval_expires_at):

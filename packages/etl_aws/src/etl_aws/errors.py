@@ -57,6 +57,12 @@ class DecisionGone(PipelineError):
     code = "gone"
 
 
+class JobCancelled(DecisionGone):
+    """An operator cancelled the job: it no longer waits for a decision (answered 410, like expiry)."""
+
+    code = "cancelled"
+
+
 class NotAwaitingDecision(PipelineError):
     """The job has not reached the approval step yet."""
 

@@ -41,6 +41,7 @@ class Job(BaseModel):
     outputs: dict[str, str] = Field(default_factory=dict)
     error: dict[str, str] | None = None
     decision: dict[str, Any] | None = None
+    cancelled: dict[str, str] | None = None  # who cancelled the job, when and why (`etl jobs cancel`)
     history: list[HistoryEntry] = Field(default_factory=list)
     execution_arn: str | None = None
     created_at: str = ""

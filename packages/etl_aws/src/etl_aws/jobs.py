@@ -23,11 +23,12 @@ from etl_aws.errors import (
     DecisionConflict,
     DecisionGone,
     InvalidTransition,
+    JobCancelled,
     JobNotFound,
     NotAwaitingDecision,
 )
 from etl_aws.job_records import ApprovalSecrets, HistoryEntry, Job
-from etl_aws.models import TERMINAL, Decision, JobStatus, ObjectRef
+from etl_aws.models import CANCELLABLE, TERMINAL, Decision, JobStatus, ObjectRef
 
 __all__ = [
     "BATCH_GET_ATTEMPTS",
@@ -246,9 +247,22 @@ class JobsRepository:
             )
         if job.status == JobStatus.PENDING_APPROVAL and (job.approval_expires_at or "") <= now:
             raise DecisionGone(f"the approval of job {job_id} expired at {job.approval_expires_at}")
+        if job.status == JobStatus.CANCELLED:
+            raise JobCancelled(f"job {job_id} was cancelled by an operator: it no longer waits")
         if job.status in TERMINAL:
             raise DecisionGone(f"job {job_id} is {job.status}: it no longer waits for a decision")
         raise NotAwaitingDecision(f"job {job_id} is {job.status}: not yet waiting for a decision")
+
+    def cancel(self, job_id: str, by: str, reason: str = "") -> Job:
+        """End the job CANCELLED, only from a status in CANCELLABLE: a job that ended meanwhile, or whose
+        approval is being published, keeps its ending (InvalidTransition). Already CANCELLED: returned."""
+        cancelled = {"by": by[:256], "at": clock.now_iso(), "reason": reason[:1000]}
+        return self.transition(
+            job_id,
+            CANCELLABLE,
+            JobStatus.CANCELLED,
+            {"cancelled": cancelled, "finalized_at": cancelled["at"]},
+        )
 
     def mark_callback_sent(self, job_id: str) -> None:
         """Note when the decision's callback was first delivered (later calls keep the first time)."""

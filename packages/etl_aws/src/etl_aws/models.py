@@ -42,9 +42,22 @@ class JobStatus(StrEnum):
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"  # an operator stopped the job before a decision (`etl jobs cancel`)
 
 
-TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.REJECTED, JobStatus.EXPIRED, JobStatus.FAILED})
+TERMINAL = frozenset(
+    {JobStatus.COMPLETED, JobStatus.REJECTED, JobStatus.EXPIRED, JobStatus.FAILED, JobStatus.CANCELLED}
+)
+# Statuses an operator may cancel from: the job has not ended and no decision is being published.
+CANCELLABLE = frozenset(
+    {
+        JobStatus.RECEIVED,
+        JobStatus.EXTRACTED,
+        JobStatus.TRANSFORMED,
+        JobStatus.LOADED,
+        JobStatus.PENDING_APPROVAL,
+    }
+)
 
 
 class Source(Model):

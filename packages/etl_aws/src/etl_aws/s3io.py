@@ -191,12 +191,16 @@ def _version_args(bucket: str, key: str, version_id: str | None) -> dict[str, An
 
 
 def head(
-    bucket: str, key: str, version_id: str | None = None, denied_is_missing: bool = False
+    bucket: str,
+    key: str,
+    version_id: str | None = None,
+    denied_is_missing: bool = False,
+    s3: Any | None = None,
 ) -> dict | None:
     """HeadObject's answer, or None when the object (version) does not exist. Without s3:ListBucket S3
     answers 403 for a missing key: `denied_is_missing` reads that as missing too."""
     try:
-        return clients.client("s3").head_object(**_version_args(bucket, key, version_id))
+        return (s3 or clients.client("s3")).head_object(**_version_args(bucket, key, version_id))
     except ClientError as exc:
         if _code(exc) in _MISSING or (denied_is_missing and _code(exc) == "403"):
             return None
@@ -219,14 +223,16 @@ def copy(bucket: str, source_key: str, target_key: str) -> None:
     clients.client("s3").copy({"Bucket": bucket, "Key": source_key}, bucket, target_key)
 
 
-def move_version(bucket: str, key: str, version_id: str | None, etag: str | None, target_key: str) -> bool:
+def move_version(
+    bucket: str, key: str, version_id: str | None, etag: str | None, target_key: str, s3: Any | None = None
+) -> bool:
     """Move exactly one object version to `target_key` in the same bucket: copy it, then delete that
     version (an object without versions is deleted only while its ETag is still the pinned one, so a
     newer upload of the same key is never touched). Safe to run again after a crash.
 
     False when the version no longer exists and was never moved (deleted, or overwritten in a bucket
-    without versioning)."""
-    s3 = clients.client("s3")
+    without versioning). `s3`: a client of the caller's (default: the process-wide one)."""
+    s3 = s3 or clients.client("s3")
     source: dict[str, str] = {"Bucket": bucket, "Key": key}
     extra: dict[str, str] = {}
     if version_id:
@@ -238,17 +244,17 @@ def move_version(bucket: str, key: str, version_id: str | None, etag: str | None
     except ClientError as exc:
         if _code(exc) not in _GONE:
             raise
-        return head(bucket, target_key) is not None  # an earlier run moved it, then removed the source
+        return head(bucket, target_key, s3=s3) is not None  # an earlier run moved it, then removed the source
     if version_id:
         s3.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
         return True
-    current = head(bucket, key)
+    current = head(bucket, key, s3=s3)
     if current is not None and str(current.get("ETag", "")).strip('"') == etag:
         s3.delete_object(Bucket=bucket, Key=key)
     return True
 
 
-def delete_keys(bucket: str, keys: list[str]) -> None:
+def delete_keys(bucket: str, keys: list[str], s3: Any | None = None) -> None:
     """Delete up to 1,000 keys in one request; keys that do not exist are no error."""
     objects = [{"Key": key} for key in keys]
-    clients.client("s3").delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+    (s3 or clients.client("s3")).delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})

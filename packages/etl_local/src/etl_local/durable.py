@@ -6,6 +6,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,10 @@ def aws_shaped_execution_arns() -> None:
 
 class AlreadyStarted(Exception):
     """An execution with this name exists (the service answers DurableExecutionAlreadyStartedException)."""
+
+
+class ExecutionNotFound(Exception):
+    """No durable execution has this ARN (the service answers ResourceNotFoundException)."""
 
 
 class CallbackNotFound(Exception):
@@ -91,6 +96,18 @@ class DurableEngine:
             self.runner.send_callback_success(callback_id, result)
         except Exception as exc:  # the engine reports every refusal as one error type
             raise CallbackNotFound(str(exc)) from None
+
+    def stop(self, arn: str, error: dict[str, Any] | None = None) -> datetime:
+        """StopDurableExecution: the execution ends STOPPED (a pending callback or wait with it) and its
+        stop time is returned; stopping an ended execution returns its end time, as the service does.
+        Raises ExecutionNotFound for an unknown ARN."""
+        from aws_durable_execution_sdk_python.lambda_service import ErrorObject
+
+        stop_error = ErrorObject.from_dict(error) if error else None
+        try:
+            return self.runner._executor.stop_execution(arn, stop_error).stop_timestamp
+        except ResourceNotFoundException as exc:
+            raise ExecutionNotFound(str(exc)) from None
 
     def arn(self, name: str) -> str | None:
         with self._lock:

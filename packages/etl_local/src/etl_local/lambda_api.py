@@ -4,6 +4,8 @@
   `X-Amz-Durable-Execution-Name`): starts the named durable execution; a name already used answers 409
   DurableExecutionAlreadyStartedException, as the service does.
 - `SendDurableExecutionCallbackSuccess` (POST /2025-12-01/durable-execution-callbacks/{CallbackId}/succeed).
+- `StopDurableExecution` (POST /2025-12-01/durable-executions/{DurableExecutionArn}/stop, the body an
+  optional `Error`): the execution ends STOPPED; what `etl jobs cancel` calls.
 - `ListDurableExecutionsByFunction` (GET /2025-12-01/functions/{FunctionName}/durable-executions) and
   `GetDurableExecutionHistory` (GET /2025-12-01/durable-executions/{DurableExecutionArn}/history): the
   reads `etl jobs show` makes, paged by `Marker`/`MaxItems` as the service pages them.
@@ -22,13 +24,14 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from etl_local.durable import AlreadyStarted, CallbackNotFound, DurableEngine
+from etl_local.durable import AlreadyStarted, CallbackNotFound, DurableEngine, ExecutionNotFound
 from etl_local.http import LoopbackServer
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 _CALLBACK = re.compile(r"^/2025-12-01/durable-execution-callbacks/(?P<id>[^/]+)/succeed$")
 _LIST = re.compile(r"^/2025-12-01/functions/(?P<name>[^/]+)/durable-executions$")
 _HISTORY = re.compile(r"^/2025-12-01/durable-executions/(?P<arn>[^/]+)/history$")
+_STOP = re.compile(r"^/2025-12-01/durable-executions/(?P<arn>[^/]+)/stop$")
 _MAX_BODY = 6 * 1024 * 1024
 _PAGE_SIZE = 100
 
@@ -75,6 +78,19 @@ class LambdaEndpoint(LoopbackServer):
         except CallbackNotFound as exc:
             return _error(404, "ResourceNotFoundException", str(exc))
         return 200, {}, b"{}"
+
+    def stop(self, arn: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """StopDurableExecution; the request body is the optional `Error` structure itself."""
+        self._on_call("StopDurableExecution")
+        try:
+            error = json.loads(body) if body.strip() else None
+        except ValueError:
+            return _error(400, "InvalidParameterValueException", "the request body is not JSON")
+        try:
+            stopped = self.engine.stop(arn, error if isinstance(error, dict) else None)
+        except ExecutionNotFound as exc:
+            return _error(404, "ResourceNotFoundException", str(exc))
+        return 200, {}, json.dumps({"StopTimestamp": stopped.timestamp()}).encode()
 
     def list_executions(self, name: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         """ListDurableExecutionsByFunction of the durable function (the qualifier is its one alias)."""
@@ -152,6 +168,8 @@ def _handler_class(endpoint: LambdaEndpoint) -> type[BaseHTTPRequestHandler]:
                 self._send(*endpoint.invoke(unquote(match["name"]), self.headers, body))
             elif match := _CALLBACK.match(path):
                 self._send(*endpoint.callback_success(unquote(match["id"]), body))
+            elif match := _STOP.match(path):
+                self._send(*endpoint.stop(unquote(match["arn"]), body))
             else:
                 self._send(*_error(404, "UnknownOperationException", f"not served locally: {path}"))
 

@@ -7,6 +7,8 @@ etl jobs list|show|approve|reject|approve-all
                                   timeline from its orchestrator's history
 etl jobs start s3://bucket/key    start the job of an object already uploaded (same job id)
 etl jobs retry ID                 a new attempt at a FAILED job (a job id of its own)
+etl jobs cancel ID | --all-waiting
+                                  stop a job before its decision: CANCELLED, nothing published
 etl upload FILE [--pipeline P]    put a CSV in a pipeline's raw bucket
 etl dlq list|redrive              the pipelines' dead-letter queues
 

@@ -1,4 +1,4 @@
-"""`etl upload`, `etl jobs start|retry`, `etl dlq list|redrive`: files in, and stuck or failed starts out.
+"""`etl upload`, `etl jobs start|retry|cancel`, `etl dlq list|redrive`: files in, stuck or failed starts out.
 
 Each acts on the local stack or on a deployment named by `--outputs` (see etl_ops.target).
 """
@@ -78,6 +78,32 @@ def cmd_jobs_retry(args: argparse.Namespace) -> int:
     print(f"retry of {args.job_id} {'started' if started else 'was already started'}")
     print(new_id)
     return 0
+
+
+def cmd_jobs_cancel(args: argparse.Namespace) -> int:
+    """Cancel one job, or every job waiting for a decision (see etl_ops.cancel for what a cancel does)."""
+    from etl_ops import cancel
+
+    if bool(args.job_id) == bool(args.all_waiting):
+        raise TargetError("name one job id, or pass --all-waiting")
+    if args.pipeline and not args.all_waiting:
+        raise TargetError("--pipeline goes with --all-waiting")
+    where = resolve(args)
+    repo = cancel.repository(where)
+    by = cancel.operator(where)
+    if args.job_id:
+        print(cancel.cancel(where, repo, args.job_id, by, args.reason).line())
+        return 0
+    waiting = cancel.waiting_jobs(repo, args.pipeline)
+    refused = 0
+    for job in waiting:
+        try:
+            print(cancel.cancel(where, repo, job.job_id, by, args.reason).line())
+        except TargetError as exc:  # decided or ended since it was listed: that ending stands
+            refused += 1
+            print(f"not cancelled: {exc.code}")
+    print(f"{len(waiting) - refused} waiting job(s) cancelled, {refused} refused")
+    return 1 if refused else 0
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
@@ -174,7 +200,7 @@ def _where_options(parser: argparse.ArgumentParser, region: bool = True) -> None
 
 
 def add_parsers(commands: Any, job_actions: Any) -> None:
-    """`etl upload`, `etl jobs start|retry`, `etl dlq list|redrive`."""
+    """`etl upload`, `etl jobs start|retry|cancel`, `etl dlq list|redrive`."""
     upload = commands.add_parser("upload", help="put a CSV in a pipeline's raw bucket (starts a job)")
     upload.add_argument("file")
     upload.add_argument("--pipeline", choices=PIPELINES, help="default: durable, or the only one")
@@ -192,6 +218,16 @@ def add_parsers(commands: Any, job_actions: Any) -> None:
     again.add_argument("job_id")
     _where_options(again, region=False)
     again.set_defaults(func=cmd_jobs_retry)
+
+    stop = job_actions.add_parser(
+        "cancel", help="stop a job before its decision: CANCELLED, nothing published, source archived"
+    )
+    stop.add_argument("job_id", nargs="?")
+    stop.add_argument("--all-waiting", action="store_true", help="every job waiting for a decision")
+    stop.add_argument("--pipeline", choices=PIPELINES, help="with --all-waiting: only this pipeline's")
+    stop.add_argument("--reason", default="", help="recorded with the job")
+    _where_options(stop, region=False)
+    stop.set_defaults(func=cmd_jobs_cancel)
 
     queues = commands.add_parser("dlq", help="the pipelines' dead-letter queues")
     actions = queues.add_subparsers(dest="dlq_action", required=True)

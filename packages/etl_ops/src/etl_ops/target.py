@@ -38,6 +38,7 @@ class Pipeline:
     raw_bucket: str
     queue_url: str
     dlq_url: str
+    output_bucket: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Target:
     pipelines: dict[str, Pipeline] = field(default_factory=dict)
     state_machine_arn: str | None = None
     durable_function: str | None = None
+    jobs_table: str | None = None
 
     def client(self, service: str) -> Any:
         """A client of `service` with standard retries (the local endpoint when the target is local)."""
@@ -60,6 +62,14 @@ class Target:
         config = Config(retries={"mode": "standard", "max_attempts": 3})
         endpoint = self.endpoints.get(service) or self.endpoints.get("*")
         return self.session.client(service, endpoint_url=endpoint, config=config)
+
+    def resource(self, service: str) -> Any:
+        """A boto3 resource of `service` over the same endpoint and retries as `client`."""
+        from botocore.config import Config
+
+        config = Config(retries={"mode": "standard", "max_attempts": 3})
+        endpoint = self.endpoints.get(service) or self.endpoints.get("*")
+        return self.session.resource(service, endpoint_url=endpoint, config=config)
 
     def credentials(self) -> Any:
         """The session's credentials, resolved now; a clear error when the chain finds none."""
@@ -142,8 +152,11 @@ def deployment(args: argparse.Namespace, outputs: dict[str, Any], api_url: str |
         session = boto3.session.Session(profile_name=profile, region_name=region)
     names = (output(outputs, "raw_bucket_names") or {}, output(outputs, "queue_urls") or {})
     dlqs = output(outputs, "dlq_urls") or {}
+    outs = output(outputs, "output_bucket_names") or {}
     pipelines = {
-        workflow: Pipeline(workflow, bucket, names[1].get(workflow, ""), dlqs.get(workflow, ""))
+        workflow: Pipeline(
+            workflow, bucket, names[1].get(workflow, ""), dlqs.get(workflow, ""), outs.get(workflow, "")
+        )
         for workflow, bucket in names[0].items()
     }
     return Target(
@@ -155,6 +168,7 @@ def deployment(args: argparse.Namespace, outputs: dict[str, Any], api_url: str |
         state_machine_arn=getattr(args, "state_machine_arn", None) or output(outputs, "state_machine_arn"),
         durable_function=getattr(args, "durable_function", None)
         or output(outputs, "durable_orchestrator_alias_arn"),
+        jobs_table=output(outputs, "jobs_table_name"),
     )
 
 
@@ -170,7 +184,7 @@ def local(args: argparse.Namespace, stack: dict[str, Any]) -> Target:
     )
     endpoints = stack["endpoints"]
     pipelines = {
-        workflow: Pipeline(workflow, p["raw_bucket"], p["queue_url"], p["dlq_url"])
+        workflow: Pipeline(workflow, p["raw_bucket"], p["queue_url"], p["dlq_url"], p["output_bucket"])
         for workflow, p in stack.get("stack", {}).get("pipelines", {}).items()
     }
     return Target(
@@ -183,4 +197,5 @@ def local(args: argparse.Namespace, stack: dict[str, Any]) -> Target:
         state_machine_arn=getattr(args, "state_machine_arn", None) or stack.get("state_machine_arn"),
         durable_function=getattr(args, "durable_function", None)
         or stack.get("functions", {}).get("durable-orchestrator"),
+        jobs_table=stack.get("stack", {}).get("jobs_table"),
     )

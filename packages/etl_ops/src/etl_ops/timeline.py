@@ -374,14 +374,20 @@ def sfn_events(stepfunctions: Any, execution_arn: str) -> list[dict[str, Any]]:
     return [event for page in pages for event in page["events"]]
 
 
+def durable_execution_arn(lambda_client: Any, function: str, name: str) -> str | None:
+    """The ARN of the durable execution `name` of `function` (its ARN, alias ARN or name), or None."""
+    found = next(_durable_executions(lambda_client, _unqualified(function), name), None)
+    return found["DurableExecutionArn"] if found else None
+
+
 def durable_events(lambda_client: Any, function: str, name: str) -> list[dict[str, Any]] | None:
     """Every history event of the durable execution `name` of `function` (its ARN, alias ARN or name),
     without execution data; None when the function has no execution of that name."""
-    found = next(_durable_executions(lambda_client, _unqualified(function), name), None)
-    if found is None:
+    arn = durable_execution_arn(lambda_client, function, name)
+    if arn is None:
         return None
     pages = lambda_client.get_paginator("get_durable_execution_history").paginate(
-        DurableExecutionArn=found["DurableExecutionArn"], IncludeExecutionData=False
+        DurableExecutionArn=arn, IncludeExecutionData=False
     )
     return [event for page in pages for event in page["Events"]]
 
