@@ -131,7 +131,9 @@ def cmd_cost(args: argparse.Namespace) -> int:
         start, end = _window(args.since)
         session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
         cloudwatch = session.client("cloudwatch")
-        durable, sfn, workflows = cost.units_from_cloudwatch(cloudwatch, deployment, start, end)
+        durable, sfn, workflows = cost.units_from_cloudwatch(
+            cloudwatch, deployment, start, end, dynamodb=session.client("dynamodb")
+        )
         print(f"workflows in the window: durable {workflows['durable']:,.0f}, sfn {workflows['sfn']:,.0f}")
     if args.memory_mb:
         durable, sfn = durable.with_memory(args.memory_mb), sfn.with_memory(args.memory_mb)

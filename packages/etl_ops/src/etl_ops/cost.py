@@ -49,6 +49,7 @@ class WorkflowUnits(BaseModel):
     s3_put_requests: float = 0
     s3_get_requests: float = 0
     durations_source: str = "local estimate"
+    notes: list[str] = Field(default_factory=list)  # where counts came from, and which are estimates
 
     def with_durations(self, duration_ms: dict[str, float]) -> WorkflowUnits:
         """Replace measured durations (e.g. local estimates) with given ones, per function key or '*'."""
@@ -130,6 +131,7 @@ class Comparison:
             "region": self.prices.region,
             "arch": self.prices.arch,
             "durations": {"durable": self.durable.durations_source, "sfn": self.sfn.durations_source},
+            "notes": {"durable": self.durable.notes, "sfn": self.sfn.notes},
             "per_1000_workflows": {"durable": d, "sfn": s, "difference": s - d},
             "components": [{"component": c, "durable": a, "sfn": b} for c, a, b in self.rows()],
             "per_year": {
@@ -146,6 +148,7 @@ def render(comparison: Comparison) -> str:
         "no free tier",
         f"Durations: durable = {comparison.durable.durations_source}, "
         f"Step Functions = {comparison.sfn.durations_source}",
+        *[f"Note ({name}): {note}" for name, u in _named(comparison) for note in u.notes],
         "",
         f"{'component':<34} {'durable':>12} {'Step Functions':>15} {'difference':>12}",
         "-" * 76,
@@ -165,6 +168,10 @@ def render(comparison: Comparison) -> str:
     return "\n".join(out)
 
 
+def _named(comparison: Comparison) -> list[tuple[str, WorkflowUnits]]:
+    return [("durable", comparison.durable), ("Step Functions", comparison.sfn)]
+
+
 def _usd(value: float, places: int = 4) -> str:
     return f"${value:,.{places}f}" if value >= 0 else f"-${-value:,.{places}f}"
 
@@ -181,6 +188,28 @@ def units_from_report(report: dict[str, Any]) -> tuple[WorkflowUnits, WorkflowUn
 # ---- units from a deployment ------------------------------------------------------------------
 
 
+def metric_stats(
+    cloudwatch: Any,
+    namespace: str,
+    metric: str,
+    dimensions: Iterable[tuple[str, str]],
+    start: Any,
+    end: Any,
+) -> tuple[float, float]:
+    """(Sum, SampleCount) of one CloudWatch metric over the whole window, from hourly datapoints."""
+    response = cloudwatch.get_metric_statistics(
+        Namespace=namespace,
+        MetricName=metric,
+        Dimensions=[{"Name": n, "Value": v} for n, v in dimensions],
+        StartTime=start,
+        EndTime=end,
+        Period=3600,
+        Statistics=["Sum", "SampleCount"],
+    )
+    points = response.get("Datapoints", [])
+    return sum(p["Sum"] for p in points), sum(p["SampleCount"] for p in points)
+
+
 def sum_metric(
     cloudwatch: Any,
     namespace: str,
@@ -190,26 +219,34 @@ def sum_metric(
     end: Any,
     statistic: str = "Sum",
 ) -> float:
-    """One CloudWatch statistic over the whole window (hourly datapoints, added or averaged)."""
-    response = cloudwatch.get_metric_statistics(
-        Namespace=namespace,
-        MetricName=metric,
-        Dimensions=[{"Name": n, "Value": v} for n, v in dimensions],
-        StartTime=start,
-        EndTime=end,
-        Period=3600,
-        Statistics=[statistic],
-    )
-    points = [p[statistic] for p in response.get("Datapoints", [])]
-    if not points:
-        return 0.0
-    return sum(points) if statistic == "Sum" else sum(points) / len(points)
+    """One CloudWatch statistic over the whole window: the Sum, or the Average over every sample."""
+    total, samples = metric_stats(cloudwatch, namespace, metric, dimensions, start, end)
+    if statistic == "Sum":
+        return total
+    return total / samples if samples else 0.0
 
 
 # Derived from the code, not measured: the approved path of each orchestrator (tests hold both to it).
 DURABLE_OPERATIONS_PER_WORKFLOW = 6
 STATE_TRANSITIONS_PER_WORKFLOW = 6
-DURABLE_INVOCATIONS_PER_WORKFLOW = 2  # one until the approval callback, one after it
+# S3 requests of an approved workflow, by price class (etl_aws.steps): extract HEAD + ranged GET; transform
+# GET + 2 PUT (records, rejects); load 2 HEAD + PUT (manifest); finalize 4 managed copies (archive + 3
+# published files), each a HEAD and a COPY. DELETE and DeleteObjects are free. 7 PUT-class, 9 GET-class,
+# as `etl demo` counted them (README, "What it costs").
+S3_PUT_CLASS_PER_WORKFLOW = 7
+S3_GET_CLASS_PER_WORKFLOW = 9
+# S3 request metrics are published only for buckets with a request-metrics configuration, under its
+# FilterId; `EntireBucket` is the console's name for the whole-bucket filter.
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/metrics-dimensions.html
+S3_FILTER_ID = "EntireBucket"
+S3_PUT_CLASS_METRICS = ("PutRequests", "PostRequests", "ListRequests")
+S3_GET_CLASS_METRICS = ("GetRequests", "HeadRequests")
+# Lambda publishes per-execution durable metrics in AWS/Lambda by FunctionName: DurableExecutionStarted,
+# DurableExecutionOperations (the operations one execution performed), DurableExecutionStorageWrittenBytes
+# (the data it wrote). https://docs.aws.amazon.com/lambda/latest/dg/durable-monitoring.html
+DURABLE_STARTED = "DurableExecutionStarted"
+DURABLE_OPERATIONS = "DurableExecutionOperations"
+DURABLE_WRITTEN = "DurableExecutionStorageWrittenBytes"
 
 
 @dataclass(frozen=True)
@@ -222,14 +259,47 @@ class Deployment:
     topic_name: str | None = None
     queues: dict[str, str] | None = None  # workflow → queue name
     jobs_table: str | None = None
+    buckets: dict[str, tuple[str, ...]] | None = None  # workflow → its raw and output buckets
+
+
+def workflows_from_jobs(dynamodb: Any, table: str, start: Any, end: Any) -> dict[str, float]:
+    """Jobs created in [start, end) by workflow, from the jobs table: every workflow that was started,
+    whatever its ending. A non-CSV upload gets a FAILED record but no execution: not counted."""
+    from etl_aws import contract as C
+    from etl_aws.clock import iso
+
+    counts = {C.DURABLE: 0.0, C.STEP_FUNCTIONS: 0.0}
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=table,
+        ProjectionExpression="workflow, #error.code",
+        FilterExpression="created_at >= :start AND created_at < :end",
+        ExpressionAttributeNames={"#error": "error"},
+        ExpressionAttributeValues={":start": {"S": iso(start)}, ":end": {"S": iso(end)}},
+    )
+    for page in pages:
+        for item in page.get("Items", []):
+            code = item.get("error", {}).get("M", {}).get("code", {}).get("S")
+            workflow = item.get("workflow", {}).get("S")
+            if workflow in counts and code != C.UNSUPPORTED_FILE_TYPE:
+                counts[workflow] += 1
+    return counts
 
 
 def units_from_cloudwatch(
-    cloudwatch: Any, deployment: Deployment, start: Any, end: Any
+    cloudwatch: Any,
+    deployment: Deployment,
+    start: Any,
+    end: Any,
+    dynamodb: Any | None = None,
 ) -> tuple[WorkflowUnits, WorkflowUnits, dict[str, float]]:
     """Per-workflow units of both orchestrators over [start, end) from AWS/Lambda, AWS/States,
-    AWS/ApiGateway, AWS/SNS, AWS/SQS and AWS/DynamoDB metrics. Shared resources (API, topic, table,
-    approval function) are split in proportion to each orchestrator's workflows."""
+    AWS/ApiGateway, AWS/SNS, AWS/SQS, AWS/DynamoDB and AWS/S3 metrics. Shared resources (API, topic,
+    table, approval function) are split in proportion to each orchestrator's workflows.
+
+    Workflows are counted from the jobs table when `dynamodb` can read it, else from the orchestrators'
+    own start counts (ExecutionsStarted, DurableExecutionStarted), never from invocations: a durable
+    execution is invoked again after every wait and every retry. What could not be measured is estimated
+    from the code and said so in each result's `notes`."""
 
     def metric(namespace: str, name: str, dims: list[tuple[str, str]], stat: str = "Sum") -> float:
         return sum_metric(cloudwatch, namespace, name, dims, start, end, stat)
@@ -240,15 +310,9 @@ def units_from_cloudwatch(
         duration = metric("AWS/Lambda", "Duration", [("FunctionName", name)], "Average")
         usage[workflow][key] = (invocations, duration, memory)
 
-    sfn_workflows = (
-        metric("AWS/States", "ExecutionsStarted", [("StateMachineArn", deployment.state_machine_arn)])
-        if deployment.state_machine_arn
-        else 0.0
-    )
-    orchestrator = usage["durable"].get("durable-orchestrator", (0.0, 0.0, 0))
-    durable_workflows = orchestrator[0] / DURABLE_INVOCATIONS_PER_WORKFLOW
-    workflows = {"durable": durable_workflows, "sfn": sfn_workflows}
-    all_workflows = durable_workflows + sfn_workflows
+    orchestrator = deployment.functions.get("durable-orchestrator", ("durable", "", 0))[1]
+    workflows, counted_from = _workflows(metric, deployment, orchestrator, dynamodb, start, end)
+    all_workflows = sum(workflows.values())
 
     def shared(namespace: str, name: str, dims: list[tuple[str, str]]) -> float:
         return metric(namespace, name, dims) / all_workflows if all_workflows else 0.0
@@ -284,10 +348,11 @@ def units_from_cloudwatch(
         if queue and count:
             for name in ("NumberOfMessagesSent", "NumberOfMessagesReceived", "NumberOfMessagesDeleted"):
                 sqs += metric("AWS/SQS", name, [("QueueName", queue)]) / count
-        return WorkflowUnits(
+        notes = [f"workflows counted from {counted_from}"]
+        s3_put, s3_get = _s3_requests(cloudwatch, deployment, workflow, count, start, end, notes)
+        units = WorkflowUnits(
             workflow=workflow,
             functions=functions,
-            durable_operations=DURABLE_OPERATIONS_PER_WORKFLOW if workflow == "durable" and count else 0,
             state_transitions=STATE_TRANSITIONS_PER_WORKFLOW if workflow == "sfn" and count else 0,
             api_requests=api,
             sns_publishes=sns,
@@ -295,10 +360,92 @@ def units_from_cloudwatch(
             sqs_requests=sqs,
             dynamodb_write_units=writes,
             dynamodb_read_units=reads,
+            s3_put_requests=s3_put,
+            s3_get_requests=s3_get,
             durations_source="CloudWatch average",
+            notes=notes,
         )
+        if workflow == "durable" and count:
+            units = _durable_operations(cloudwatch, units, orchestrator, start, end)
+        return units
 
     return build("durable"), build("sfn"), workflows
+
+
+def _workflows(
+    metric: Any, deployment: Deployment, orchestrator: str, dynamodb: Any | None, start: Any, end: Any
+) -> tuple[dict[str, float], str]:
+    """Workflows per orchestrator in the window, and where the counts came from."""
+    if dynamodb is not None and deployment.jobs_table:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return workflows_from_jobs(dynamodb, deployment.jobs_table, start, end), "the jobs table"
+        except (BotoCoreError, ClientError):
+            pass  # no read access to the table: the orchestrators' own counts below
+    sfn = deployment.state_machine_arn
+    return {
+        "durable": metric("AWS/Lambda", DURABLE_STARTED, [("FunctionName", orchestrator)])
+        if orchestrator
+        else 0.0,
+        "sfn": metric("AWS/States", "ExecutionsStarted", [("StateMachineArn", sfn)]) if sfn else 0.0,
+    }, f"CloudWatch ({DURABLE_STARTED}, ExecutionsStarted)"
+
+
+def _durable_operations(
+    cloudwatch: Any, units: WorkflowUnits, orchestrator: str, start: Any, end: Any
+) -> WorkflowUnits:
+    """Durable operations and data written per execution from Lambda's durable metrics (each sample is
+    one execution's total); the code-derived figure, labelled an estimate, where there are none."""
+    dims = [("FunctionName", orchestrator)]
+    operations, executions = metric_stats(cloudwatch, "AWS/Lambda", DURABLE_OPERATIONS, dims, start, end)
+    written, reporting = metric_stats(cloudwatch, "AWS/Lambda", DURABLE_WRITTEN, dims, start, end)
+    notes = list(units.notes)
+    if executions:
+        per_workflow = operations / executions
+        notes.append(f"durable operations: {per_workflow:.2f} per execution ({DURABLE_OPERATIONS})")
+    else:
+        per_workflow = DURABLE_OPERATIONS_PER_WORKFLOW
+        notes.append(
+            f"durable operations estimated: {DURABLE_OPERATIONS_PER_WORKFLOW} per approved workflow "
+            f"(from the code; no {DURABLE_OPERATIONS} datapoints)"
+        )
+    bytes_written = written / reporting if reporting else 0.0
+    if not reporting:
+        notes.append(f"durable data written not measured (no {DURABLE_WRITTEN} datapoints): priced as 0")
+    update = {"durable_operations": per_workflow, "durable_bytes_written": bytes_written, "notes": notes}
+    return units.model_copy(update=update)
+
+
+def _s3_requests(
+    cloudwatch: Any,
+    deployment: Deployment,
+    workflow: str,
+    count: float,
+    start: Any,
+    end: Any,
+    notes: list[str],
+) -> tuple[float, float]:
+    """S3 requests per workflow by price class from the pipeline's buckets' request metrics; the
+    code-derived counts, noted as an estimate, when the buckets publish none."""
+    if not count:
+        return 0.0, 0.0
+    put = get = samples = 0.0
+    for bucket in (deployment.buckets or {}).get(workflow, ()):
+        dims = [("BucketName", bucket), ("FilterId", S3_FILTER_ID)]
+        for names, is_put in ((S3_PUT_CLASS_METRICS, True), (S3_GET_CLASS_METRICS, False)):
+            for name in names:
+                total, n = metric_stats(cloudwatch, "AWS/S3", name, dims, start, end)
+                samples += n
+                put, get = (put + total, get) if is_put else (put, get + total)
+    if samples:
+        notes.append(f"S3 requests from the buckets' request metrics (FilterId {S3_FILTER_ID})")
+        return put / count, get / count
+    notes.append(
+        f"S3 requests estimated: {S3_PUT_CLASS_PER_WORKFLOW} PUT-class and {S3_GET_CLASS_PER_WORKFLOW} "
+        f"GET-class per approved workflow (from the code; the buckets publish no request metrics)"
+    )
+    return float(S3_PUT_CLASS_PER_WORKFLOW), float(S3_GET_CLASS_PER_WORKFLOW)
 
 
 # Terraform's default memory sizes (terraform/environments/aws/variables.tf), by function key.
@@ -328,6 +475,8 @@ def deployment_from_outputs(outputs: dict[str, Any]) -> Deployment:
         workflow = key.split("-", 1)[0] if key.startswith(("durable-", "sfn-")) else "shared"
         functions[key] = (workflow, arn.split(":")[6], DEFAULT_MEMORY_MB.get(key, 512))
     queues = {w: url.rsplit("/", 1)[-1] for w, url in (value("queue_urls") or {}).items()}
+    raw, out = value("raw_bucket_names") or {}, value("output_bucket_names") or {}
+    buckets = {w: tuple(b for b in (raw.get(w), out.get(w)) if b) for w in {*raw, *out}}
     topic = value("topic_arn")
     return Deployment(
         functions=functions,
@@ -336,4 +485,5 @@ def deployment_from_outputs(outputs: dict[str, Any]) -> Deployment:
         topic_name=topic.rsplit(":", 1)[-1] if topic else None,
         queues=queues,
         jobs_table=value("jobs_table_name"),
+        buckets=buckets,
     )
