@@ -7,6 +7,7 @@ nothing under processed/, its staging removed and its source archived; its revie
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,10 +44,20 @@ def keys(runtime: LocalRuntime, bucket: str, prefix: str) -> list[str]:
     return [item["Key"] for item in found.get("Contents", [])]
 
 
-def execution_status(runtime: LocalRuntime, job: Any) -> str:
-    """The durable engine's status of the job's execution."""
-    assert runtime.durable is not None
-    return str(runtime.durable.status(job.job_id))
+def execution_status(runtime: LocalRuntime, job: Any, timeout: float = 30) -> str:
+    """The orchestrator's status of the job's execution, once it left RUNNING or after `timeout` s (moto's
+    interpreter ends a stopped execution on its own thread, just after StopExecution answers)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if job.workflow == C.STEP_FUNCTIONS:
+            sfn = runtime.client("stepfunctions")
+            status = str(sfn.describe_execution(executionArn=job.execution_arn)["status"])
+        else:
+            assert runtime.durable is not None
+            status = str(runtime.durable.status(job.job_id))
+        if status != "RUNNING" or time.monotonic() > deadline:
+            return status
+        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("workflow", workflows())
@@ -69,10 +80,13 @@ def test_cancel_of_a_waiting_job_stops_it_publishes_nothing_and_archives_the_sou
     caller = runtime.client("sts").get_caller_identity()["Arn"]
     assert (job.cancelled["by"], job.cancelled["reason"]) == (caller, "wrong file")
     assert "execution stopped" in out
-    if workflow == C.DURABLE:
-        assert execution_status(runtime, job) == "STOPPED"
-    # Step Functions: moto accepts StopExecution, but its ASL interpreter ends a stopped execution only
-    # when the callback wait it is in ends (the approval timeout), so ABORTED is not observable here.
+    assert execution_status(runtime, job) == ("ABORTED" if workflow == C.STEP_FUNCTIONS else "STOPPED")
+    if workflow == C.STEP_FUNCTIONS:  # stopped while waiting: no later state ran
+        events = runtime.client("stepfunctions").get_execution_history(executionArn=job.execution_arn)
+        entered = [
+            e["stateEnteredEventDetails"]["name"] for e in events["events"] if "stateEnteredEventDetails" in e
+        ]
+        assert entered[-1] == "RequestApproval"
     assert keys(runtime, output, f"{C.PROCESSED_PREFIX}{job_id}/") == []
     assert keys(runtime, output, f"{C.STAGING_PREFIX}{job_id}/") == []
     raw = runtime.raw_bucket(workflow)

@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     sfn_pipeline.cache_asl_parse()
     sfn_pipeline.reuse_task_clients()
     sfn_pipeline.closed_tokens_time_out()
+    sfn_pipeline.stop_ends_callback_waits()
     sfn_pipeline.route_lambda_invocations(invoker(args.invoke_url))
 
     server = ThreadedMotoServer(ip_address=HOST, port=args.port, verbose=False)

@@ -3,6 +3,7 @@ and moto's Lambda invocations routed to the function host (moto cannot run Lambd
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import threading
@@ -176,6 +177,32 @@ def closed_tokens_time_out() -> None:
     CallbackPoolManager.add = add  # type: ignore[method-assign]
     for name, original in originals.items():
         setattr(backend, name, answering_as_aws(original))
+
+
+def stop_ends_callback_waits() -> None:
+    """StopExecution ends a Standard execution at once, even one waiting for a task token: it is ABORTED
+    (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html). moto marks
+    the program stopped but its task keeps waiting for the token until the task's timeout, so the
+    execution stays RUNNING. Release the stopped program's waiting callbacks with an empty result: the
+    interpreter then finds the program stopped before the next state, runs none, and ends the execution
+    ABORTED. (A failure outcome would go through the task's Catch and end it FAILED.) Idempotent."""
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeSuccess
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+
+    if getattr(Environment.set_stop, "_etl_releases_callbacks", False):
+        return
+    original = Environment.__dict__["set_stop"]
+
+    def set_stop(self: Any, stop_date: Any, cause: str | None, error: str | None) -> None:
+        original(self, stop_date, cause, error)
+        manager = self.callback_pool_manager
+        for callback_id in list(manager._pool):
+            outcome = CallbackOutcomeSuccess(callback_id=callback_id, output="{}")
+            with contextlib.suppress(Exception):  # answered or released already
+                manager.notify(callback_id, outcome)
+
+    set_stop._etl_releases_callbacks = True  # type: ignore[attr-defined]
+    Environment.set_stop = set_stop  # type: ignore[method-assign]
 
 
 def route_lambda_invocations(invoke: Callable[[str, Any], tuple[str, bool]]) -> Callable[[], None]:
