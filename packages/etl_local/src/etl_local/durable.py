@@ -1,4 +1,5 @@
-"""Durable executions on one machine: the durable testing SDK's engine with its sqlite store."""
+"""Durable executions on one machine: the durable testing SDK's engine with its sqlite store, its timers
+on the shared clock, its unfinished executions taken up again after a restart (etl_local.durable_restart)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from aws_durable_execution_sdk_python_testing.model import Execution as Executio
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 from aws_durable_execution_sdk_python_testing.stores.sqlite import SQLiteExecutionStore
 
-from etl_local import limits
+from etl_local import durable_restart, limits
+from etl_local.deadlines import Deadlines
 from etl_local.resources import ACCOUNT, REGION
 
 
@@ -73,6 +75,8 @@ class DurableEngine:
         )
         # The engine accepts checkpoints of any size; the Lambda service refuses those over 256 KB.
         limits.guard_durable_checkpoints(self.runner._service_client)
+        self.deadlines = Deadlines("durable-deadlines")
+        durable_restart.on_shared_clock(self.runner, self.deadlines)
         self._lock = threading.Lock()
         self._arns: dict[str, str] = {}
 
@@ -108,6 +112,14 @@ class DurableEngine:
             return self.runner._executor.stop_execution(arn, stop_error).stop_timestamp
         except ResourceNotFoundException as exc:
             raise ExecutionNotFound(str(exc)) from None
+
+    def resume(self) -> int:
+        """Take up the executions the store holds unfinished (after a restart): re-arm their timeouts from
+        the stored moments, invoke those not waiting. Returns how many executions the store holds."""
+        arns = durable_restart.resume(self.runner, self.deadlines, self.function_name)
+        with self._lock:
+            self._arns.update(arns)
+        return len(arns)
 
     def arn(self, name: str) -> str | None:
         with self._lock:
@@ -163,4 +175,5 @@ class DurableEngine:
         return [event.to_dict() for event in response.events]
 
     def close(self) -> None:
+        self.deadlines.close()
         self.runner.close()

@@ -165,6 +165,11 @@ class FunctionHost:
 
         return invoke
 
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait (up to `timeout` s) until no handler runs, refusing nothing; True if it became idle."""
+        with self._state:
+            return self._state.wait_for(lambda: self._running == 0, timeout)
+
     def close(self, timeout: float = 30.0) -> None:
         """Refuse any later invocation, then wait (up to `timeout` s) for running handlers to return."""
         with self._state:

@@ -23,5 +23,8 @@ class LoopbackServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        """Stop serving and close the socket; a server never started is only closed (shutdown() would
+        wait for a serve_forever loop that never ran)."""
+        if self._thread.is_alive():
+            self.server.shutdown()
         self.server.server_close()

@@ -6,7 +6,14 @@ applied here, inside that process: complete S3 notifications, Step Functions exe
 the syntax trees and task clients cached), and moto's Lambda invocations sent back to the runtime's
 function host over HTTP (`--invoke-url`), since moto cannot run Lambda code without Docker.
 
-Run as `python -m etl_local.moto_process --port P --invoke-url URL`; it prints `ready` once it serves.
+With `--state-dir D` the services' state is loaded from D before serving and saved there at a graceful
+stop (stdin closed, SIGTERM or SIGINT): see `etl_local.moto_state` and `etl_local.sfn_resume`. A line
+`clock SECONDS` on stdin sets how far the process's clock (`etl_aws.clock`) runs ahead of the wall clock,
+so the runtime's clock and this process's agree; a line `resume` re-drives the Step Functions executions
+that were running at the last stop (sent once the runtime hosts the functions they call).
+
+Run as `python -m etl_local.moto_process --port P --invoke-url URL [--state-dir D]`; it prints `ready`
+once it serves.
 """
 
 from __future__ import annotations
@@ -19,9 +26,12 @@ import signal
 import sys
 import threading
 import urllib.request
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from etl_aws import clock
+from etl_local import moto_state, sfn_resume
 from etl_local import sfn as sfn_pipeline
 from etl_local.s3_events import complete_s3_notifications
 
@@ -51,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m etl_local.moto_process")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--invoke-url", required=True, help="the runtime's task endpoint")
+    parser.add_argument("--state-dir", type=Path, help="load the services' state from here; save it at stop")
+    parser.add_argument("--clock-offset", type=float, default=0.0, help="seconds ahead of the wall clock")
     args = parser.parse_args(argv)
+    clock.set_offset(args.clock_offset)
 
     os.environ["MOTO_PORT"] = str(args.port)  # where moto's Step Functions tasks call back to moto
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -64,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     sfn_pipeline.closed_tokens_time_out()
     sfn_pipeline.stop_ends_callback_waits()
     sfn_pipeline.route_lambda_invocations(invoker(args.invoke_url))
+    sfn_resume.follow_clock()
+    if args.state_dir is not None:
+        moto_state.load(args.state_dir)
 
     server = ThreadedMotoServer(ip_address=HOST, port=args.port, verbose=False)
     server.start()
@@ -72,10 +88,23 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stopping.set())
     print("ready", flush=True)
     # The parent closes our stdin when it goes: never outlive the runtime that started us.
-    threading.Thread(target=lambda: (sys.stdin.read(), stopping.set()), daemon=True).start()
+    threading.Thread(target=_follow_parent, args=(stopping,), daemon=True).start()
     stopping.wait()
     server.stop()
+    if args.state_dir is not None:
+        moto_state.save(args.state_dir)
     return 0
+
+
+def _follow_parent(stopping: threading.Event) -> None:
+    """Apply the parent's `clock SECONDS` and `resume` lines; stop at the end of stdin (the parent went)."""
+    for line in sys.stdin:
+        command, _, value = line.strip().partition(" ")
+        if command == "clock":
+            clock.set_offset(float(value))
+        elif command == "resume":
+            threading.Thread(target=sfn_resume.redrive, name="sfn-redrive", daemon=True).start()
+    stopping.set()
 
 
 if __name__ == "__main__":

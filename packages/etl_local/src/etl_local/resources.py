@@ -44,6 +44,17 @@ class StackNames:
 
 
 def create_jobs_table(dynamodb: Any, name: str) -> None:
+    """Create the jobs table, or keep the one a restarted stack restored (with its items)."""
+    try:
+        _create_table(dynamodb, name)
+    except dynamodb.exceptions.ResourceInUseException:
+        return
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": C.JOBS_TTL_ATTRIBUTE}
+    )
+
+
+def _create_table(dynamodb: Any, name: str) -> None:
     dynamodb.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
@@ -63,9 +74,6 @@ def create_jobs_table(dynamodb: Any, name: str) -> None:
                 "Projection": {"ProjectionType": "ALL"},
             }
         ],
-    )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": C.JOBS_TTL_ATTRIBUTE}
     )
 
 

@@ -4,6 +4,11 @@ Step Functions on moto, SQS pollers, the API gateway and the e-mail outbox.
 Production code runs unchanged: every handler reaches AWS through `AWS_ENDPOINT_URL` (moto) and
 `AWS_ENDPOINT_URL_LAMBDA` (the local Lambda endpoint, for durable starts and callbacks). Everything runs
 in threads of this process; each server binds 127.0.0.1 on a port chosen free at start.
+
+State lives under `root` and survives `stop()` and a later `start()` (unless `fresh`): moto's services
+are saved by the moto process at stop (`moto/`), durable executions live in `durable.sqlite`. At start,
+waiting executions of both orchestrators are taken up again with their approval deadlines kept
+(etl_local.durable_restart, etl_local.sfn_resume). Timers follow `etl_aws.clock`, in both processes.
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ from typing import Any
 
 import boto3
 
-from etl_aws import clients, config
+from etl_aws import clients, clock, config
 from etl_aws import contract as C
-from etl_local import faults, limits
+from etl_local import faults, limits, moto_state
 from etl_local import sfn as sfn_pipeline
 from etl_local.durable import DurableEngine
 from etl_local.functions import FunctionHost, HostedFunction
@@ -123,6 +128,7 @@ class LocalRuntime(RuntimeReads):
         self.started_at = 0.0
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        self._unsubscribe_clock: Callable[[], None] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -155,8 +161,12 @@ class LocalRuntime(RuntimeReads):
         # moto runs in a process of its own (its own core); its Lambda tasks come back to the host here.
         self._tasks = TaskEndpoint(self._invoke_from_moto, host=HOST)
         self._tasks.start()
-        self._moto = MotoProcess(port, self._tasks.url, self.root / "moto.log")
+        moto_state_dir = self.root / "moto"
+        if self.fresh:
+            moto_state.clear(moto_state_dir)
+        self._moto = MotoProcess(port, self._tasks.url, self.root / "moto.log", moto_state_dir)
         self._moto.start()
+        self._unsubscribe_clock = clock.subscribe(self._moto.set_clock_offset)
         self.endpoints.moto = f"http://{HOST}:{port}"
 
         self.session = boto3.session.Session(
@@ -203,9 +213,15 @@ class LocalRuntime(RuntimeReads):
         self._start_pollers(stack)
         self.gateway.start()
         self.write_stack_file()
+        # Executions left unfinished by the last stop, now that every function they call is hosted.
+        self.durable.resume()
+        self._moto.resume()
 
     def stop(self) -> None:
-        """Stop pollers, then servers and engines; restore the process environment. Safe to call twice."""
+        """Stop gracefully: pollers take no more messages, the API no more decisions, the durable engine
+        no more invocations; handlers still running may finish (up to 30 s); then moto saves its state
+        and ends. What was in flight is redelivered or resumed at the next start. Restores the process
+        environment. Safe to call twice."""
         for poller in self._pollers:
             poller.signal_stop()  # all at once: each may be in a long poll
         for poller in self._pollers:
@@ -214,18 +230,22 @@ class LocalRuntime(RuntimeReads):
         if self.gateway is not None:
             with contextlib.suppress(Exception):
                 self.gateway.stop()
-        self.host.close()
         if self.durable is not None:
             with contextlib.suppress(Exception):
                 self.durable.close()
             self.durable = None
+        self.host.wait_idle()
+        if self._unsubscribe_clock is not None:
+            self._unsubscribe_clock()
+            self._unsubscribe_clock = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        self.host.close()
         if self._lambda_endpoint is not None:
             with contextlib.suppress(Exception):
                 self._lambda_endpoint.stop()
             self._lambda_endpoint = None
-        if self._moto is not None:
-            self._moto.stop()
-            self._moto = None
         if self._tasks is not None:
             with contextlib.suppress(Exception):
                 self._tasks.stop()

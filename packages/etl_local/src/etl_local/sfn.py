@@ -32,7 +32,16 @@ def _placeholder_zip() -> bytes:
 
 
 def create_function(lam: Any, role_arn: str, name: str, key: str, env: Mapping[str, str]) -> str:
-    """Create the function (published, with its `live` alias) in moto's Lambda; returns the alias ARN."""
+    """Create the function (published, with its `live` alias) in moto's Lambda, or keep the one a
+    restarted stack restored; returns the alias ARN."""
+    try:
+        _create_function(lam, role_arn, name, key, env)
+    except lam.exceptions.ResourceConflictException:
+        return lam.get_alias(FunctionName=name, Name=ALIAS)["AliasArn"]
+    return lam.create_alias(FunctionName=name, Name=ALIAS, FunctionVersion="1")["AliasArn"]
+
+
+def _create_function(lam: Any, role_arn: str, name: str, key: str, env: Mapping[str, str]) -> None:
     lam.create_function(
         FunctionName=name,
         Runtime="python3.13",
@@ -44,12 +53,15 @@ def create_function(lam: Any, role_arn: str, name: str, key: str, env: Mapping[s
         Publish=True,
         Environment={"Variables": dict(env)},
     )
-    return lam.create_alias(FunctionName=name, Name=ALIAS, FunctionVersion="1")["AliasArn"]
 
 
 def create_role(iam: Any, name: str) -> str:
+    """The orchestration role (kept when a restarted stack restored it)."""
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}
-    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    try:
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
 
 
 def create_state_machine(
