@@ -93,7 +93,7 @@ def test_cancel_of_a_waiting_job_stops_it_publishes_nothing_and_archives_the_sou
     assert keys(runtime, raw, f"uploads/cancel-me-{workflow}.csv") == []
     assert keys(runtime, raw, archive_key(job_id, job.source["key"])) == [job.outputs["archive"]]
     page = api.review_page(link)
-    assert page.status == 410
+    assert (page.status, "This file was cancelled" in page.text) == (410, True)
     decided = api.approve(job_id)
     assert (decided.status, decided.json()["error"]) == (410, "cancelled")
 

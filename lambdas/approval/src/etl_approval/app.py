@@ -39,6 +39,7 @@ from etl_aws.errors import (
     DecisionConflict,
     DecisionGone,
     InvalidTransition,
+    JobCancelled,
     JobNotFound,
     NotAwaitingDecision,
     PipelineError,
@@ -92,6 +93,11 @@ _REFUSALS: dict[type[PipelineError], tuple[int, str, str]] = {
     DecisionConflict: (409, "Already decided", "A different decision was recorded first."),
     NotAwaitingDecision: (409, "Not ready", "This file is not waiting for a decision yet."),
     InvalidTransition: (409, "Not possible", "The job is not in a state that allows this."),
+    JobCancelled: (
+        410,
+        "This file was cancelled",
+        "An operator cancelled this job: it no longer waits for a decision. Nothing was published.",
+    ),
     DecisionGone: (
         410,
         "This link has expired",
