@@ -13,11 +13,19 @@ from etl_ops.demo import run_demo
 
 
 def test_demo_reaches_every_planned_outcome_with_parity(tmp_path: Path) -> None:
+    """The job left to expire does so because the clock is moved past its hour-long approval timeout
+    (etl_aws.clock, followed by the durable engine and moto's Step Functions), not by waiting for it."""
     report_path = tmp_path / "report.json"
     out = io.StringIO()
 
     code = run_demo(
-        count=3, rows=40, approval_timeout=8, root=tmp_path / "local", report_path=report_path, out=out
+        count=3,
+        rows=40,
+        approval_timeout=3600,
+        root=tmp_path / "local",
+        report_path=report_path,
+        out=out,
+        advance_clock=True,
     )
 
     report = json.loads(report_path.read_text())

@@ -8,6 +8,7 @@ pipelines) and the units each workflow consumed.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import sys
@@ -19,6 +20,7 @@ from typing import Any, TextIO
 
 from botocore.credentials import Credentials
 
+from etl_aws import clock
 from etl_aws import contract as C
 from etl_aws.models import TERMINAL, JobStatus
 from etl_core import synth
@@ -93,8 +95,11 @@ def run_demo(
     report_path: Path | None = None,
     out: TextIO = sys.stdout,
     approve_all: bool = False,
+    advance_clock: bool = False,
 ) -> int:
-    """Run the demo; returns the process exit code (0 only if every outcome is as expected)."""
+    """Run the demo; returns the process exit code (0 only if every outcome is as expected).
+    `advance_clock`: once only the jobs left to expire wait, move the local clock past their approval
+    deadline (etl_aws.clock, followed by both orchestrators' timers) instead of waiting for it."""
     began = time.monotonic()
     say = _printer(out)
     say(f"Starting the local runtime (approval timeout {approval_timeout} s) ...")
@@ -109,7 +114,7 @@ def run_demo(
         uploading = time.monotonic()
         jobs = _upload(rt, count, rows, say, approve_all)
         driving = time.monotonic()
-        api_calls = _drive(rt, api, jobs, approval_timeout, out)
+        api_calls = _drive(rt, api, jobs, approval_timeout, out, advance_clock)
         processed = time.monotonic()
         _describe_jobs(rt, jobs)
         report.jobs = [asdict(j) | {"expected": j.expected} for j in jobs]
@@ -167,11 +172,24 @@ def _upload(rt: LocalRuntime, count: int, rows: int, say: Any, approve_all: bool
     return jobs
 
 
+def _only_expiries_wait(jobs: list[DemoJob]) -> bool:
+    """Every unfinished job is one left to expire, and it waits for its decision."""
+    waiting = [j for j in jobs if j.status not in _TERMINAL]
+    return bool(waiting) and all(j.plan == EXPIRE and j.acted for j in waiting)
+
+
 def _drive(
-    rt: LocalRuntime, api: ApprovalApi, jobs: list[DemoJob], approval_timeout: int, out: TextIO
+    rt: LocalRuntime,
+    api: ApprovalApi,
+    jobs: list[DemoJob],
+    approval_timeout: int,
+    out: TextIO,
+    advance_clock: bool = False,
 ) -> Counter:
     """Decide each job as planned once it waits; wait for every job to end. Returns API calls by workflow."""
     calls: Counter[str] = Counter()
+    moved = contextlib.ExitStack()  # holds the clock moved past the approval deadline, until the end
+    advanced = False
     tty, shown = out.isatty(), ""
     deadline = time.monotonic() + approval_timeout + 120
     repo = rt.jobs()
@@ -211,7 +229,11 @@ def _drive(
             shown = line
         if all(j.status in _TERMINAL for j in jobs):
             break
+        if advance_clock and not advanced and _only_expiries_wait(jobs):
+            moved.enter_context(clock.shifted(approval_timeout + 1))
+            advanced = True
         time.sleep(0.5)
+    moved.close()
     if tty:
         out.write("\n")
     return calls
