@@ -38,6 +38,7 @@ test: lint
 bench: $(STAMP)
 	$(PY) bench/bench_core.py
 	$(PY) bench/bench_imports.py --traced
+	$(PY) bench/bench_runtime.py  # BENCH_RUNTIME_COUNTS=100,1000 adds the 1,000-document run
 
 build: $(STAMP)
 	$(PY) scripts/build_lambdas.py

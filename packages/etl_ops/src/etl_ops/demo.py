@@ -14,6 +14,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,6 +32,8 @@ from etl_ops.demo_units import count_units, print_cost, print_units
 APPROVE, REJECT, EXPIRE = "approve", "reject", "expire"
 _TERMINAL = {s.value for s in TERMINAL}
 EXPECTED = {APPROVE: JobStatus.COMPLETED, REJECT: JobStatus.REJECTED, EXPIRE: JobStatus.EXPIRED}
+# Every unfinished job is read this often, to see one that ends without an e-mail (a FAILED file).
+SWEEP_SECONDS = 10.0
 
 
 @dataclass
@@ -172,6 +175,13 @@ def _upload(rt: LocalRuntime, count: int, rows: int, say: Any, approve_all: bool
     return jobs
 
 
+def watched(jobs: list[DemoJob], mailed: Callable[[str], bool], sweep: bool) -> list[DemoJob]:
+    """The unfinished jobs one watch round reads: those e-mailed (waiting for a decision) or decided
+    (waiting to end), and all of them on a sweep. A job not yet e-mailed is still being processed, so
+    between sweeps the reads follow the jobs in the approval stage, not the number of jobs queued."""
+    return [j for j in jobs if j.status not in _TERMINAL and (sweep or j.acted or mailed(j.job_id))]
+
+
 def _only_expiries_wait(jobs: list[DemoJob]) -> bool:
     """Every unfinished job is one left to expire, and it waits for its decision."""
     waiting = [j for j in jobs if j.status not in _TERMINAL]
@@ -194,9 +204,14 @@ def _drive(
     deadline = time.monotonic() + approval_timeout + 120
     repo = rt.jobs()
     assert rt.outbox is not None
+    outbox = rt.outbox
+    next_sweep = 0.0
     while time.monotonic() < deadline:
-        # One strongly consistent batch read of the jobs still running, not one read per job.
-        running = [j for j in jobs if j.status not in _TERMINAL]
+        sweep = time.monotonic() >= next_sweep
+        if sweep:
+            next_sweep = time.monotonic() + SWEEP_SECONDS
+        # One strongly consistent batch read of the jobs in the approval stage, not one read per job.
+        running = watched(jobs, lambda job_id: bool(outbox.mails(job_id)), sweep)
         progress = repo.progress([j.job_id for j in running])
         for job in running:
             if job.job_id not in progress:
