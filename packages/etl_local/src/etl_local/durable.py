@@ -14,10 +14,10 @@ from typing import Any
 from aws_durable_execution_sdk_python_testing.exceptions import ResourceNotFoundException
 from aws_durable_execution_sdk_python_testing.model import Execution as ExecutionSummary
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
-from aws_durable_execution_sdk_python_testing.stores.sqlite import SQLiteExecutionStore
 
 from etl_local import durable_restart, limits
 from etl_local.deadlines import Deadlines
+from etl_local.durable_store import KeptOpenSQLiteStore
 from etl_local.resources import ACCOUNT, REGION
 
 
@@ -65,7 +65,7 @@ class DurableEngine:
     ) -> None:
         self.function_name = function_name
         aws_shaped_execution_arns()
-        self.store = SQLiteExecutionStore.create_and_initialize(store_path)
+        self.store = KeptOpenSQLiteStore.open(store_path)
         self.runner = DurableFunctionTestRunner(
             handler=handler,
             skip_time=False,
@@ -177,3 +177,4 @@ class DurableEngine:
     def close(self) -> None:
         self.deadlines.close()
         self.runner.close()
+        self.store.close()
