@@ -84,8 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     server = ThreadedMotoServer(ip_address=HOST, port=args.port, verbose=False)
     server.start()
     stopping = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stopping.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    # Ctrl-C reaches the whole process group; under a runtime (stdin a pipe) the runtime decides when
+    # this process stops, after its handlers have finished writing, so the state saved is complete.
+    interactive = sys.stdin.isatty()
+    signal.signal(signal.SIGINT, (lambda *_: stopping.set()) if interactive else signal.SIG_IGN)
     print("ready", flush=True)
     # The parent closes our stdin when it goes: never outlive the runtime that started us.
     threading.Thread(target=_follow_parent, args=(stopping,), daemon=True).start()

@@ -54,7 +54,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     runtime = LocalRuntime(
-        root=args.root, approval_timeout_seconds=args.approval_timeout, echo=print, fresh=not args.keep
+        root=args.root, approval_timeout_seconds=args.approval_timeout, echo=print, fresh=args.fresh
     )
     runtime.start()
     try:
@@ -91,6 +91,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         root=args.root,
         report_path=Path(args.json) if args.json else None,
         approve_all=args.approve_all,
+        advance_clock=args.advance_clock,
     )
 
 
@@ -175,10 +176,10 @@ def parser() -> argparse.ArgumentParser:
     up = local.add_parser("up", help="run the whole system on 127.0.0.1 (foreground; Ctrl-C stops)")
     up.add_argument("--approval-timeout", type=int, default=24 * 3600, help="seconds (default 24 h)")
     up.add_argument(
-        "--keep",
+        "--fresh",
         action="store_true",
-        help="keep .local/durable.sqlite of an earlier run (for inspection: its executions are not "
-        "resumed, since moto's state does not survive a restart)",
+        help="start empty (default: carry on from the last stop: S3, the jobs table, queues and the "
+        "executions waiting for a decision, with their approval deadlines)",
     )
     up.set_defaults(func=cmd_local_up)
 
@@ -194,6 +195,11 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", metavar="REPORT", help="write the report as JSON to this file")
     demo.add_argument(
         "--approve-all", action="store_true", help="approve every file (the cost experiment: --count 1000)"
+    )
+    demo.add_argument(
+        "--advance-clock",
+        action="store_true",
+        help="expire the jobs left to expire by moving the local clock past their deadline, not by waiting",
     )
     demo.set_defaults(func=cmd_demo)
 
