@@ -64,6 +64,21 @@ def test_durable_job_approved_through_signed_api_completes(runtime: LocalRuntime
     assert runtime.durable_operations(job_id)["STEP"] >= 4
 
 
+def test_jobs_table_is_served_by_a_moto_process_of_its_own(runtime: LocalRuntime) -> None:
+    """DynamoDB has its own moto process (its own core); the handlers reach it by its endpoint variable."""
+    table = runtime.deployment.stack["jobs_table"]
+    main = runtime.session.client("dynamodb", endpoint_url=runtime.endpoints.moto)  # type: ignore[union-attr]
+
+    served = runtime.client("dynamodb").list_tables()["TableNames"]
+
+    assert runtime.endpoints.of("dynamodb") != runtime.endpoints.moto
+    assert table in served
+    assert table not in main.list_tables()["TableNames"]
+    assert json.loads((runtime.root / "stack.json").read_text())["endpoints"]["moto_services"] == {
+        "dynamodb": runtime.endpoints.of("dynamodb")
+    }
+
+
 @needs_sfn
 def test_sfn_job_approved_through_signed_api_completes(runtime: LocalRuntime, api: ApprovalApi) -> None:
     job_id = runtime.upload(C.STEP_FUNCTIONS, "uploads/approve-me.csv", csv_file())

@@ -204,14 +204,16 @@ def test_sns_message_over_256_kb_in_bytes_is_refused(aws: Any) -> None:
     assert error_code(exc) == "InvalidParameter"
 
 
-def test_sqs_message_over_the_queue_maximum_is_refused_by_moto(aws: Any) -> None:
+def test_sqs_message_over_the_queue_maximum_is_refused_locally(aws: Any) -> None:
+    """etl_local.limits leaves this limit to moto: the local stack must still refuse it."""
     queue = aws.resources["pipelines"]["durable"]["queue_url"]
     with pytest.raises(ClientError) as exc:
         aws.client("sqs").send_message(QueueUrl=queue, MessageBody="x" * (1024 * 1024 + 1))
     assert error_code(exc) == "InvalidParameterValue"
 
 
-def test_dynamodb_item_over_400_kb_is_refused_by_moto(aws: Any) -> None:
+def test_dynamodb_item_over_400_kb_is_refused_locally(aws: Any) -> None:
+    """etl_local.limits leaves this limit to moto: the local stack must still refuse it."""
     table = aws.session.resource("dynamodb").Table(aws.resources["jobs_table"])
     with pytest.raises(ClientError) as exc:
         table.put_item(Item={"job_id": "big", "blob": "x" * 410_000})

@@ -128,7 +128,8 @@ def test_render_refuses_a_missing_function_arn() -> None:
         render_definition({k: v for k, v in ARNS.items() if k != "finalize"}, TIMEOUT)
 
 
-def test_moto_asl_parser_accepts_the_definition() -> None:
+def test_the_rendered_definition_parses_as_asl() -> None:
+    """The ASL grammar the local runtime executes the definition with accepts it."""
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
     AmazonStateLanguageParser.parse(render_definition(ARNS, TIMEOUT))

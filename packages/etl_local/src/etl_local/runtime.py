@@ -1,14 +1,16 @@
-"""The whole system on 127.0.0.1: moto server, function host, durable engine, local Lambda endpoint,
+"""The whole system on 127.0.0.1: moto servers, function host, durable engine, local Lambda endpoint,
 Step Functions on moto, SQS pollers, the API gateway and the e-mail outbox.
 
-Production code runs unchanged: every handler reaches AWS through `AWS_ENDPOINT_URL` (moto) and
-`AWS_ENDPOINT_URL_LAMBDA` (the local Lambda endpoint, for durable starts and callbacks). Everything runs
-in threads of this process; each server binds 127.0.0.1 on a port chosen free at start.
+Production code runs unchanged: every handler reaches AWS through `AWS_ENDPOINT_URL` (moto),
+`AWS_ENDPOINT_URL_DYNAMODB` (moto's DynamoDB, in a process of its own: etl_local.moto_services) and
+`AWS_ENDPOINT_URL_LAMBDA` (the local Lambda endpoint, for durable starts and callbacks). Everything else
+runs in threads of this process; each server binds 127.0.0.1 on a port chosen free at start.
 
 State lives under `root` and survives `stop()` and a later `start()` (unless `fresh`): moto's services
-are saved by the moto process at stop (`moto/`), durable executions live in `durable.sqlite`. At start,
-waiting executions of both orchestrators are taken up again with their approval deadlines kept
-(etl_local.durable_restart, etl_local.sfn_resume). Timers follow `etl_aws.clock`, in both processes.
+are saved by their moto process at stop (`moto/`, `moto-dynamodb/`), durable executions live in
+`durable.sqlite`. At start, waiting executions of both orchestrators are taken up again with their
+approval deadlines kept (etl_local.durable_restart, etl_local.sfn_resume). Timers follow `etl_aws.clock`,
+in every process.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from etl_local.gateway import Gateway, Principal
 from etl_local.lambda_api import LambdaEndpoint
 from etl_local.metering import AwsRequestMeter
 from etl_local.moto_server import HOST, MotoProcess, free_port
+from etl_local.moto_services import MAIN, MotoServices, state_name
 from etl_local.pollers import EventSourceMapping, Outbox, Poller
 from etl_local.resources import ACCOUNT, REGION, StackNames, env_for, provision
 from etl_local.runtime_reads import (
@@ -120,7 +123,7 @@ class LocalRuntime(RuntimeReads):
         self.meter = AwsRequestMeter()
         self.event_source_mappings: dict[str, EventSourceMapping] = {}
         self.session: boto3.session.Session | None = None
-        self._moto: MotoProcess | None = None
+        self._moto: MotoServices | None = None
         self._tasks: TaskEndpoint | None = None
         self._lambda_endpoint: LambdaEndpoint | None = None
         self._pollers: list[Poller] = []
@@ -154,25 +157,38 @@ class LocalRuntime(RuntimeReads):
         limits.install()
         faults.install()
         # The engine's warnings quote callback ids, which are secrets: keep them off the terminal.
-        logging.getLogger("aws_durable_execution_sdk_python_testing").setLevel(logging.ERROR)
+        logging.getLogger("aws_durable_execution_sdk_python_testing").setLevel(
+            logging.ERROR
+        )
         port = free_port()
         endpoint_vars = tuple(k for k in os.environ if k.startswith("AWS_ENDPOINT_URL"))
-        self._set_env({**_PROCESS_ENV, "MOTO_PORT": str(port)}, removed=(*_REMOVED_ENV, *endpoint_vars))
+        self._set_env(
+            {**_PROCESS_ENV, "MOTO_PORT": str(port)},
+            removed=(*_REMOVED_ENV, *endpoint_vars),
+        )
         # moto runs in a process of its own (its own core); its Lambda tasks come back to the host here.
         self._tasks = TaskEndpoint(self._invoke_from_moto, host=HOST)
         self._tasks.start()
-        moto_state_dir = self.root / "moto"
-        if self.fresh:
-            moto_state.clear(moto_state_dir)
-        self._moto = MotoProcess(port, self._tasks.url, self.root / "moto.log", moto_state_dir)
+        self._moto = MotoServices(
+            lambda group: self._moto_process(
+                group, port if group == MAIN else free_port()
+            )
+        )
         self._moto.start()
-        self._unsubscribe_clock = clock.subscribe(self._moto.set_clock_offset)
-        self.endpoints.moto = f"http://{HOST}:{port}"
+        self._unsubscribe_clock = clock.subscribe(
+            lambda seconds: self._moto_call("set_clock_offset", seconds)
+        )
+        self.endpoints.moto = self._moto.url(host=HOST)
+        self.endpoints.services = self._moto.service_urls()
 
         self.session = boto3.session.Session(
-            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            region_name=REGION,
         )
-        self._set_env({"AWS_ENDPOINT_URL": self.endpoints.moto})
+        self._set_env(
+            {"AWS_ENDPOINT_URL": self.endpoints.moto, **self._moto.endpoint_env()}
+        )
         stack = provision(self.session, self.names, self.workflows)
         self.deployment.stack = stack
 
@@ -215,7 +231,7 @@ class LocalRuntime(RuntimeReads):
         self.write_stack_file()
         # Executions left unfinished by the last stop, now that every function they call is hosted.
         self.durable.resume()
-        self._moto.resume()
+        self._moto.call("resume")
 
     def stop(self) -> None:
         """Stop gracefully: pollers take no more messages, the API no more decisions, the durable engine
@@ -275,11 +291,18 @@ class LocalRuntime(RuntimeReads):
     def _alias_arn(self, key: str) -> str:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self._function_name(key)}:{ALIAS}"
 
-    def _env(self, stack: dict[str, Any], key: str, orchestrator_arn: str = "") -> dict[str, str]:
+    def _env(
+        self, stack: dict[str, Any], key: str, orchestrator_arn: str = ""
+    ) -> dict[str, str]:
         """The variables Terraform gives the function: its FunctionSpec's names, valued for this stack."""
         spec = C.FUNCTIONS_BY_KEY[key]
         workflow = C.STEP_FUNCTIONS if key.startswith("sfn-") else C.DURABLE
-        values = env_for(stack, workflow, api_url=self.endpoints.api, orchestrator_arn=orchestrator_arn)
+        values = env_for(
+            stack,
+            workflow,
+            api_url=self.endpoints.api,
+            orchestrator_arn=orchestrator_arn,
+        )
         values[C.ENV_APPROVAL_TIMEOUT] = str(self.approval_timeout_seconds)
         return {name: values[name] for name in spec.env if values.get(name)}
 
@@ -305,8 +328,12 @@ class LocalRuntime(RuntimeReads):
             task_arns: dict[str, str] = {}
             for key in sfn_pipeline.TASK_KEYS.values():
                 env = self._env(stack, key)
-                task_arns[key] = sfn_pipeline.create_function(lam, role, self._function_name(key), key, env)
-                self.host.add(HostedFunction(key, self._function_name(key), task_arns[key], env))
+                task_arns[key] = sfn_pipeline.create_function(
+                    lam, role, self._function_name(key), key, env
+                )
+                self.host.add(
+                    HostedFunction(key, self._function_name(key), task_arns[key], env)
+                )
                 self.deployment.functions[key] = task_arns[key]
             machine = sfn_pipeline.create_state_machine(
                 self.session.client("stepfunctions"),
@@ -323,25 +350,48 @@ class LocalRuntime(RuntimeReads):
         sqs = self.session.client("sqs")
         for workflow in self.workflows:
             url = stack["pipelines"][workflow]["queue_url"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-                "QueueArn"
-            ]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
             starter = f"{'sfn' if workflow == C.STEP_FUNCTIONS else 'durable'}-starter"
             mapping = EventSourceMapping(
-                self.session.client("sqs"), url, arn, lambda event, key=starter: self.host.invoke(key, event)
+                self.session.client("sqs"),
+                url,
+                arn,
+                lambda event, key=starter: self.host.invoke(key, event),
             )
             self.event_source_mappings[workflow] = mapping
-            self._pollers.append(Poller(f"esm-{workflow}", mapping.poll_once, POLL_INTERVAL))
+            self._pollers.append(
+                Poller(f"esm-{workflow}", mapping.poll_once, POLL_INTERVAL)
+            )
         # The reviewer's e-mail: a queue subscribed to the approval topic stands in for the mailbox.
         outbox_url = sqs.create_queue(QueueName=f"{self.names.name}-outbox")["QueueUrl"]
-        outbox_arn = sqs.get_queue_attributes(QueueUrl=outbox_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        self.session.client("sns").subscribe(TopicArn=stack["topic_arn"], Protocol="sqs", Endpoint=outbox_arn)
-        self.outbox = Outbox(self.session.client("sqs"), outbox_url, self.root / "outbox", self.echo)
+        outbox_arn = sqs.get_queue_attributes(
+            QueueUrl=outbox_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        self.session.client("sns").subscribe(
+            TopicArn=stack["topic_arn"], Protocol="sqs", Endpoint=outbox_arn
+        )
+        self.outbox = Outbox(
+            self.session.client("sqs"), outbox_url, self.root / "outbox", self.echo
+        )
         self._pollers.append(Poller("outbox", self.outbox.poll_once, POLL_INTERVAL))
         for poller in self._pollers:
             poller.start()
+
+    def _moto_process(self, group: str, port: int) -> MotoProcess:
+        """The moto process serving `group`, with a log and a state directory of its own."""
+        assert self._tasks is not None
+        state_dir = self.root / state_name(group)
+        if self.fresh:
+            moto_state.clear(state_dir)
+        return MotoProcess(
+            port, self._tasks.url, self.root / f"{state_name(group)}.log", state_dir
+        )
+
+    def _moto_call(self, method: str, *args: Any) -> None:
+        if self._moto is not None:
+            self._moto.call(method, *args)
 
     def _invoke_from_moto(self, name: str, event: Any) -> tuple[str, bool]:
         return self.host.invoke_payload(name, event)

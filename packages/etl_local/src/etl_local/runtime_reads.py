@@ -34,6 +34,11 @@ class Endpoints:
     moto: str = ""
     lambda_api: str = ""
     api: str = ""
+    services: dict[str, str] = field(default_factory=dict)  # served by a moto process of their own
+
+    def of(self, service: str) -> str:
+        """The endpoint of a botocore service on the local AWS."""
+        return self.services.get(service, self.moto)
 
 
 @dataclass
@@ -69,7 +74,7 @@ class RuntimeReads:
             found = self._clients.get(service)
             if found is None:
                 found = self._clients[service] = self.session.client(
-                    service, endpoint_url=self.endpoints.moto, config=_CLIENT_CONFIG
+                    service, endpoint_url=self.endpoints.of(service), config=_CLIENT_CONFIG
                 )
             return found
 
@@ -104,7 +109,7 @@ class RuntimeReads:
     def jobs(self) -> JobsRepository:
         """A repository of the caller's own (boto3 resources are not shared between threads)."""
         assert self.session is not None, "start the runtime first"
-        dynamodb = self.session.resource("dynamodb", endpoint_url=self.endpoints.moto)
+        dynamodb = self.session.resource("dynamodb", endpoint_url=self.endpoints.of("dynamodb"))
         return JobsRepository(self.deployment.stack["jobs_table"], dynamodb)
 
     def job(self, job_id: str) -> Job | None:
@@ -144,6 +149,7 @@ class RuntimeReads:
                 "moto": self.endpoints.moto,
                 "lambda": self.endpoints.lambda_api,
                 "api": self.endpoints.api,
+                "moto_services": self.endpoints.services,
             },
             "region": REGION,
             "credentials": {"access_key_id": ACCESS_KEY, "operator_arn": OPERATOR_ARN},

@@ -192,7 +192,11 @@ def local(args: argparse.Namespace, stack: dict[str, Any]) -> Target:
         local=True,
         api_url=endpoints["api"],
         region=region,
-        endpoints={"*": endpoints["moto"], "lambda": endpoints["lambda"]},
+        endpoints={
+            "*": endpoints["moto"],
+            **endpoints.get("moto_services", {}),
+            "lambda": endpoints["lambda"],
+        },
         pipelines=pipelines,
         state_machine_arn=getattr(args, "state_machine_arn", None) or stack.get("state_machine_arn"),
         durable_function=getattr(args, "durable_function", None)
