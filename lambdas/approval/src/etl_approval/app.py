@@ -32,7 +32,7 @@ from etl_approval.models import (
     RejectRequest,
     ReviewDecisionResponse,
 )
-from etl_aws import approval
+from etl_aws import approval, job_ages
 from etl_aws.approval import InvalidCursor, ReasonRequired, ReviewLinkInvalid, ReviewLinkUsed
 from etl_aws.config import settings
 from etl_aws.errors import (
@@ -342,5 +342,9 @@ def _with_default_headers(response: dict[str, Any]) -> dict[str, Any]:
 @lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point. The event is never logged, whatever POWERTOOLS_LOGGER_LOG_EVENT or
-    POWERTOOLS_DEV say (`lambda_handler` pins that): it carries review tokens."""
+    POWERTOOLS_DEV say (`lambda_handler` pins that): it carries review tokens.
+
+    The monitoring schedule invokes it too, to publish the jobs' ages (etl_aws.job_ages)."""
+    if job_ages.is_schedule(event):
+        return job_ages.publish(settings().jobs_table)
     return _with_default_headers(app.resolve(event, context))

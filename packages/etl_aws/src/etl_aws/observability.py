@@ -16,8 +16,12 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.shared.functions import strtobool
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "csv-etl")
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "CsvEtl")
+# The deployed functions set neither variable, so these defaults name their metrics (the alarms and the
+# dashboard of terraform/modules/monitoring use them; tests/terraform holds the two equal).
+DEFAULT_SERVICE = "csv-etl"
+DEFAULT_NAMESPACE = "CsvEtl"
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", DEFAULT_SERVICE)
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
