@@ -157,9 +157,7 @@ class LocalRuntime(RuntimeReads):
         limits.install()
         faults.install()
         # The engine's warnings quote callback ids, which are secrets: keep them off the terminal.
-        logging.getLogger("aws_durable_execution_sdk_python_testing").setLevel(
-            logging.ERROR
-        )
+        logging.getLogger("aws_durable_execution_sdk_python_testing").setLevel(logging.ERROR)
         port = free_port()
         endpoint_vars = tuple(k for k in os.environ if k.startswith("AWS_ENDPOINT_URL"))
         self._set_env(
@@ -170,9 +168,7 @@ class LocalRuntime(RuntimeReads):
         self._tasks = TaskEndpoint(self._invoke_from_moto, host=HOST)
         self._tasks.start()
         self._moto = MotoServices(
-            lambda group: self._moto_process(
-                group, port if group == MAIN else free_port()
-            )
+            lambda group: self._moto_process(group, port if group == MAIN else free_port())
         )
         self._moto.start()
         self._unsubscribe_clock = clock.subscribe(
@@ -186,9 +182,7 @@ class LocalRuntime(RuntimeReads):
             aws_secret_access_key=SECRET_KEY,
             region_name=REGION,
         )
-        self._set_env(
-            {"AWS_ENDPOINT_URL": self.endpoints.moto, **self._moto.endpoint_env()}
-        )
+        self._set_env({"AWS_ENDPOINT_URL": self.endpoints.moto, **self._moto.endpoint_env()})
         stack = provision(self.session, self.names, self.workflows)
         self.deployment.stack = stack
 
@@ -291,9 +285,7 @@ class LocalRuntime(RuntimeReads):
     def _alias_arn(self, key: str) -> str:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self._function_name(key)}:{ALIAS}"
 
-    def _env(
-        self, stack: dict[str, Any], key: str, orchestrator_arn: str = ""
-    ) -> dict[str, str]:
+    def _env(self, stack: dict[str, Any], key: str, orchestrator_arn: str = "") -> dict[str, str]:
         """The variables Terraform gives the function: its FunctionSpec's names, valued for this stack."""
         spec = C.FUNCTIONS_BY_KEY[key]
         workflow = C.STEP_FUNCTIONS if key.startswith("sfn-") else C.DURABLE
@@ -328,12 +320,8 @@ class LocalRuntime(RuntimeReads):
             task_arns: dict[str, str] = {}
             for key in sfn_pipeline.TASK_KEYS.values():
                 env = self._env(stack, key)
-                task_arns[key] = sfn_pipeline.create_function(
-                    lam, role, self._function_name(key), key, env
-                )
-                self.host.add(
-                    HostedFunction(key, self._function_name(key), task_arns[key], env)
-                )
+                task_arns[key] = sfn_pipeline.create_function(lam, role, self._function_name(key), key, env)
+                self.host.add(HostedFunction(key, self._function_name(key), task_arns[key], env))
                 self.deployment.functions[key] = task_arns[key]
             machine = sfn_pipeline.create_state_machine(
                 self.session.client("stepfunctions"),
@@ -350,9 +338,9 @@ class LocalRuntime(RuntimeReads):
         sqs = self.session.client("sqs")
         for workflow in self.workflows:
             url = stack["pipelines"][workflow]["queue_url"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-                "Attributes"
-            ]["QueueArn"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
             starter = f"{'sfn' if workflow == C.STEP_FUNCTIONS else 'durable'}-starter"
             mapping = EventSourceMapping(
                 self.session.client("sqs"),
@@ -361,20 +349,14 @@ class LocalRuntime(RuntimeReads):
                 lambda event, key=starter: self.host.invoke(key, event),
             )
             self.event_source_mappings[workflow] = mapping
-            self._pollers.append(
-                Poller(f"esm-{workflow}", mapping.poll_once, POLL_INTERVAL)
-            )
+            self._pollers.append(Poller(f"esm-{workflow}", mapping.poll_once, POLL_INTERVAL))
         # The reviewer's e-mail: a queue subscribed to the approval topic stands in for the mailbox.
         outbox_url = sqs.create_queue(QueueName=f"{self.names.name}-outbox")["QueueUrl"]
-        outbox_arn = sqs.get_queue_attributes(
-            QueueUrl=outbox_url, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
-        self.session.client("sns").subscribe(
-            TopicArn=stack["topic_arn"], Protocol="sqs", Endpoint=outbox_arn
-        )
-        self.outbox = Outbox(
-            self.session.client("sqs"), outbox_url, self.root / "outbox", self.echo
-        )
+        outbox_arn = sqs.get_queue_attributes(QueueUrl=outbox_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self.session.client("sns").subscribe(TopicArn=stack["topic_arn"], Protocol="sqs", Endpoint=outbox_arn)
+        self.outbox = Outbox(self.session.client("sqs"), outbox_url, self.root / "outbox", self.echo)
         self._pollers.append(Poller("outbox", self.outbox.poll_once, POLL_INTERVAL))
         for poller in self._pollers:
             poller.start()
@@ -385,9 +367,7 @@ class LocalRuntime(RuntimeReads):
         state_dir = self.root / state_name(group)
         if self.fresh:
             moto_state.clear(state_dir)
-        return MotoProcess(
-            port, self._tasks.url, self.root / f"{state_name(group)}.log", state_dir
-        )
+        return MotoProcess(port, self._tasks.url, self.root / f"{state_name(group)}.log", state_dir)
 
     def _moto_call(self, method: str, *args: Any) -> None:
         if self._moto is not None:
