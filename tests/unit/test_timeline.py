@@ -11,8 +11,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from etl_ops import timeline
-from etl_ops.timeline import Step, Timeline, durable_timeline, format_duration, render, sfn_timeline
+from etl_ops import histories
+from etl_ops.timeline import Step, Timeline, durable_timeline, format_duration, sfn_timeline
+from etl_ops.timeline_table import render
 
 T0 = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
 TASK_TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAf-task-token-secret"
@@ -378,7 +379,7 @@ def test_sfn_events_reads_every_page_of_the_execution_named_by_the_job_id() -> N
         "stepfunctions", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
     events = approved_sfn_history().events
-    arn = timeline.sfn_execution_arn(MACHINE, "j-1")
+    arn = histories.sfn_execution_arn(MACHINE, "j-1")
     with Stubber(client) as stub:
         stub.add_response(
             "get_execution_history", {"events": events[:5], "nextToken": "n"}, {"executionArn": arn}
@@ -387,7 +388,7 @@ def test_sfn_events_reads_every_page_of_the_execution_named_by_the_job_id() -> N
             "get_execution_history", {"events": events[5:]}, {"executionArn": arn, "nextToken": "n"}
         )
 
-        found = timeline.sfn_events(client, arn)
+        found = histories.sfn_events(client, arn)
 
     assert arn == "arn:aws:states:us-east-1:123456789012:execution:csv-etl-etl:j-1"
     assert found == events
@@ -418,7 +419,7 @@ def test_durable_events_finds_the_execution_by_name_then_reads_its_history() -> 
             "get_durable_execution_history", {"Events": events[4:]}, {**history_request, "Marker": "4"}
         )
 
-        found = timeline.durable_events(client, f"{FUNCTION}:live", "j-1")
+        found = histories.durable_events(client, f"{FUNCTION}:live", "j-1")
 
     assert found == events
 
@@ -432,4 +433,4 @@ def test_durable_events_is_none_when_the_function_has_no_such_execution() -> Non
             {"FunctionName": "csv-etl-durable-orchestrator", "DurableExecutionName": "j-2"},
         )
 
-        assert timeline.durable_events(client, "csv-etl-durable-orchestrator:live", "j-2") is None
+        assert histories.durable_events(client, "csv-etl-durable-orchestrator:live", "j-2") is None

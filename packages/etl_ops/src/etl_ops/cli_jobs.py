@@ -82,7 +82,7 @@ def _show_job(args: argparse.Namespace) -> int:
     for entry in job.get("history", []):
         print(f"  {entry['at']}  {entry['status']}")
     if found is not None:
-        from etl_ops.timeline import render
+        from etl_ops.timeline_table import render
 
         print(render(found))
     else:
@@ -98,19 +98,19 @@ def _timeline(where: Target, job: dict[str, Any]) -> Timeline:
     """The timeline of the execution named by the job id, in the orchestrator the job record names."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from etl_ops import timeline
+    from etl_ops import histories, timeline
 
     workflow, job_id = job.get("workflow"), job["job_id"]
     try:
         if workflow == "sfn":
             if not where.state_machine_arn:
                 raise _NoTimeline("state machine unknown: pass --state-machine-arn or --outputs")
-            arn = timeline.sfn_execution_arn(where.state_machine_arn, job_id)
-            return timeline.sfn_timeline(timeline.sfn_events(where.client("stepfunctions"), arn))
+            arn = histories.sfn_execution_arn(where.state_machine_arn, job_id)
+            return timeline.sfn_timeline(histories.sfn_events(where.client("stepfunctions"), arn))
         if workflow == "durable":
             if not where.durable_function:
                 raise _NoTimeline("durable function unknown: pass --durable-function or --outputs")
-            events = timeline.durable_events(where.client("lambda"), where.durable_function, job_id)
+            events = histories.durable_events(where.client("lambda"), where.durable_function, job_id)
             if events is None:
                 raise _NoTimeline(f"no durable execution named {job_id}")
             return timeline.durable_timeline(events)

@@ -4,13 +4,14 @@ Step Functions: `GetExecutionHistory` events, one row per state entered. Durable
 `GetDurableExecutionHistory` events, one row per operation (STEP, CALLBACK, WAIT, ...). Both take the
 events as boto3 returns them. Only names, statuses, times, attempt counts and error *names* are read:
 inputs, outputs, task parameters (which carry task tokens), callback ids and error causes never reach a
-row, so nothing secret can be printed.
+row, so nothing secret can be printed. The events are read by `etl_ops.histories`; `etl_ops.timeline_table`
+prints the timeline.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -64,19 +65,14 @@ class Step:
 
     @property
     def duration(self) -> timedelta | None:
-        if self.started is None or self.ended is None:
-            return None
-        return self.ended - self.started
+        return _duration(self.started, self.ended)
 
     def to_dict(self) -> dict[str, Any]:
-        duration = self.duration
         return {
             "name": self.name,
             "kind": self.kind,
             "status": self.status,
-            "started": _iso(self.started),
-            "ended": _iso(self.ended),
-            "duration_seconds": duration.total_seconds() if duration is not None else None,
+            **_span(self.started, self.ended),
             "attempts": self.attempts,
             "note": self.note,
         }
@@ -95,18 +91,13 @@ class Timeline:
 
     @property
     def duration(self) -> timedelta | None:
-        if self.started is None or self.ended is None:
-            return None
-        return self.ended - self.started
+        return _duration(self.started, self.ended)
 
     def to_dict(self) -> dict[str, Any]:
-        duration = self.duration
         return {
             "orchestrator": self.orchestrator,
             "status": self.status,
-            "started": _iso(self.started),
-            "ended": _iso(self.ended),
-            "duration_seconds": duration.total_seconds() if duration is not None else None,
+            **_span(self.started, self.ended),
             "error": self.error,
             "steps": [step.to_dict() for step in self.steps],
         }
@@ -146,7 +137,7 @@ class _Row:
         if self.waited is not None:
             notes.append(f"waited {format_duration(self.waited)} for its callback")
         elif self.waiting_since is not None:
-            notes.append(f"waiting for its callback since {_clock(self.waiting_since)}")
+            notes.append(f"waiting for its callback since {clock(self.waiting_since)}")
         if self.errors:
             last = self.errors[-1]
             if self.status == SUCCEEDED:
@@ -288,36 +279,6 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
 
 
-# ---- rendering --------------------------------------------------------------------------------------
-
-_COLUMNS = ("step", "type", "status", "started (UTC)", "duration", "attempts", "note")
-
-
-def render(timeline: Timeline) -> str:
-    """The timeline as an aligned text table, headed by the execution's outcome."""
-    total = f", {format_duration(timeline.duration)}" if timeline.duration is not None else ""
-    error = f" ({timeline.error})" if timeline.error else ""
-    title = f"{_ORCHESTRATOR_NAMES.get(timeline.orchestrator, timeline.orchestrator)} execution"
-    lines = [f"steps ({title} {timeline.status}{error}{total})"]
-    if not timeline.steps:
-        return "\n".join([*lines, "  (no steps yet)"])
-    table = [_COLUMNS, *(_cells(step) for step in timeline.steps)]
-    widths = [max(len(row[i]) for row in table) for i in range(len(_COLUMNS) - 1)]
-    for row in table:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        lines.append(("  " + "  ".join([*cells, row[-1]])).rstrip())
-    return "\n".join(lines)
-
-
-_ORCHESTRATOR_NAMES = {"sfn": "Step Functions", "durable": "durable"}
-
-
-def _cells(step: Step) -> tuple[str, ...]:
-    duration = format_duration(step.duration) if step.duration is not None else "-"
-    attempts = str(step.attempts) if step.attempts is not None else "-"
-    return (step.name, step.kind, step.status, _clock(step.started), duration, attempts, step.note)
-
-
 def format_duration(value: timedelta) -> str:
     """A duration as an operator reads it: 420 ms, 2.3 s, 4 min 05 s, 2 h 14 min, 1 d 3 h."""
     seconds = max(value.total_seconds(), 0.0)
@@ -347,64 +308,29 @@ def _when(value: Any) -> datetime | None:
     return _when(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
 
 
+def _duration(started: datetime | None, ended: datetime | None) -> timedelta | None:
+    return ended - started if started is not None and ended is not None else None
+
+
+def _span(started: datetime | None, ended: datetime | None) -> dict[str, Any]:
+    """When a step or execution started and ended, and how long it took, as JSON values."""
+    duration = _duration(started, ended)
+    return {
+        "started": _iso(started),
+        "ended": _iso(ended),
+        "duration_seconds": duration.total_seconds() if duration is not None else None,
+    }
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z") if value else None
 
 
-def _clock(value: datetime | None) -> str:
+def clock(value: datetime | None) -> str:
+    """A moment as the table shows it, to the millisecond (UTC); `-` when unknown."""
     return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}" if value else "-"
 
 
 def _error_name(value: Any) -> str:
     """An error's name (never its cause or message, which may quote inputs), cut to a line."""
     return str(value)[:_MAX_ERROR] if value else ""
-
-
-# ---- reading the histories --------------------------------------------------------------------------
-
-
-def sfn_execution_arn(state_machine_arn: str, name: str) -> str:
-    """The ARN of the execution `name` of a standard state machine."""
-    return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
-
-
-def sfn_events(stepfunctions: Any, execution_arn: str) -> list[dict[str, Any]]:
-    """Every history event of the execution (all pages), oldest first."""
-    pages = stepfunctions.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
-    return [event for page in pages for event in page["events"]]
-
-
-def durable_execution_arn(lambda_client: Any, function: str, name: str) -> str | None:
-    """The ARN of the durable execution `name` of `function` (its ARN, alias ARN or name), or None."""
-    found = next(_durable_executions(lambda_client, _unqualified(function), name), None)
-    return found["DurableExecutionArn"] if found else None
-
-
-def durable_events(lambda_client: Any, function: str, name: str) -> list[dict[str, Any]] | None:
-    """Every history event of the durable execution `name` of `function` (its ARN, alias ARN or name),
-    without execution data; None when the function has no execution of that name."""
-    arn = durable_execution_arn(lambda_client, function, name)
-    if arn is None:
-        return None
-    pages = lambda_client.get_paginator("get_durable_execution_history").paginate(
-        DurableExecutionArn=arn, IncludeExecutionData=False
-    )
-    return [event for page in pages for event in page["Events"]]
-
-
-def _durable_executions(lambda_client: Any, function: str, name: str) -> Iterator[dict[str, Any]]:
-    pages = lambda_client.get_paginator("list_durable_executions_by_function").paginate(
-        FunctionName=function, DurableExecutionName=name
-    )
-    for page in pages:
-        yield from page.get("DurableExecutions", [])
-
-
-def _unqualified(function: str) -> str:
-    """The function without its alias or version: executions are listed across versions."""
-    parts = function.split(":")
-    if function.startswith("arn:") and len(parts) > 7:
-        return ":".join(parts[:7])
-    if not function.startswith("arn:") and len(parts) == 2:
-        return parts[0]
-    return function
