@@ -15,7 +15,9 @@ from etl_aws.config import Settings
 from etl_aws.errors import FileRejected, TransientError
 from etl_aws.jobs import JobsRepository
 from etl_aws.models import Decision, JobStatus, Outcome, StartRequest
+from etl_local.calls import RECORDER
 from etl_local.faults import INJECTOR, Fault, Rule, attempts
+from etl_local.metering import attributed_to
 from tests.integration.etl_aws_support import csv_bytes, objects, run_to_loaded, run_to_pending, upload
 
 APPROVAL = Decision(
@@ -82,7 +84,7 @@ def test_finalize_archives_the_source_before_it_publishes(
     run_to_pending(cfg, ref)
     repo.record_decision(job_id, APPROVAL)
 
-    with INJECTOR.recording() as calls:
+    with RECORDER.recording() as calls, attributed_to("durable-orchestrator"):
         steps.finalize(job_id, Outcome.APPROVED, APPROVAL, cfg=cfg)
 
     s3 = [c.operation for c in calls if c.service == "s3" and c.operation in ("CopyObject", "DeleteObject")]

@@ -31,7 +31,8 @@ from etl_aws.errors import TransientError
 from etl_aws.jobs import JobsRepository
 from etl_aws.layout import OUTPUT_FILES
 from etl_aws.models import JobStatus, ObjectRef
-from etl_local.faults import INJECTOR, Call, Fault, Rule, attempts
+from etl_local.calls import RECORDER, RecordedCall
+from etl_local.faults import INJECTOR, Fault, Rule, attempts
 from etl_local.metering import attributed_to
 from tests.integration import sfn_harness
 from tests.integration.durable_harness import ORCHESTRATOR_ALIAS, DurableHarness, wait_for
@@ -73,14 +74,12 @@ def fresh_clients() -> None:
     clients.reset()
 
 
-def sites(calls: list[Call]) -> list[Site]:
-    """Each attempt of a clean run as a site (calls outside any function, the test's own, left out)."""
+def sites(calls: list[RecordedCall]) -> list[Site]:
+    """Each request the functions made in a clean run as a site (the recorder leaves the test's own out)."""
     seen: Counter[tuple[str, str, str]] = Counter()
     found = []
     for call in calls:
-        if call.function is None:
-            continue
-        key = (call.function, call.service, call.operation)
+        key = (call.function, call.service_id, call.operation)
         found.append(Site(*key, seen[key]))
         seen[key] += 1
     return found
@@ -150,7 +149,7 @@ def run_matrix(
     aws: Any, workflow: str, kind: Fault, run: Callable[[str], tuple[str, ObjectRef]], functions: int
 ) -> None:
     """Record a clean run, then fail each of its calls in a run of its own; check every run."""
-    with INJECTOR.recording() as calls:
+    with RECORDER.recording() as calls:
         clean, _ = run("uploads/clean.csv")
     matrix = sites(calls)
     assert len({s.function for s in matrix}) >= functions, matrix

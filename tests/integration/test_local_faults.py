@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
+from etl_local.calls import RECORDER
 from etl_local.faults import INJECTOR, Fault, Rule, attempts
 from etl_local.metering import attributed_to
 
@@ -87,12 +88,14 @@ def test_rules_can_target_one_function_and_skip_calls(aws: Any, s3: Any) -> None
     assert sorted(keys(s3, bucket)) == ["first", "other-caller"]
 
 
-def test_recording_lists_every_attempt_with_its_caller(aws: Any, s3: Any) -> None:
+def test_recording_lists_each_request_of_a_function_with_its_caller(aws: Any, s3: Any) -> None:
     bucket = aws.raw_bucket("durable")
-    with INJECTOR.recording() as calls, attributed_to("sfn-extract"):
-        s3.head_bucket(Bucket=bucket)
-        s3.put_object(Bucket=bucket, Key="a", Body=b"x")
-    assert [(c.function, c.service, c.operation) for c in calls] == [
+    with RECORDER.recording() as calls:
+        s3.put_object(Bucket=bucket, Key="test-set-up", Body=b"x")  # not a function's: not recorded
+        with attributed_to("sfn-extract"):
+            s3.head_bucket(Bucket=bucket)
+            s3.put_object(Bucket=bucket, Key="a", Body=b"x")
+    assert [(c.function, c.service_id, c.operation) for c in calls] == [
         ("sfn-extract", "s3", "HeadBucket"),
         ("sfn-extract", "s3", "PutObject"),
     ]

@@ -1,14 +1,16 @@
 """Records every AWS request a hosted function makes: which function, service, operation and parameters.
 
-The recorder sits on botocore's `before-parameter-build` event of every client created after `install()`
-(as `etl_local.faults` sits on `before-send`), so it sees the parameters the code passed, before they are
-serialized. Each request is attributed to the function whose invocation made it (`etl_local.metering`);
-requests made outside a hosted invocation (the tests' own set-up and checks) are not recorded.
-boto3's managed transfers (`s3.copy`, `upload_fileobj`) make their requests on worker threads, where the
-function's context variable is not set; `install()` makes those threads run in the submitting context,
-so their requests count for the function that started the transfer (as on Lambda, where they run in its
-sandbox). `tests/terraform` turns a recording into the inventory of calls it holds against botocore's
-models and each function's IAM policy.
+The one recorder of the local stack's AWS calls: the fault matrix builds its fault sites from a
+recording, and `tests/terraform` turns one into the inventory of calls it holds against botocore's models
+and each function's IAM policy. It sits on botocore's `before-parameter-build` event of every client
+created after `install()` (`etl_local.faults.install()` installs it too), so it sees each request once,
+with the parameters the code passed, before they are serialized (botocore's retries of a request are not
+repeated here). Each request is attributed to the function whose invocation made it
+(`etl_local.metering`); requests made outside a hosted invocation (the tests' own set-up and checks) are
+not recorded. boto3's managed transfers (`s3.copy`, `upload_fileobj`) make their requests on worker
+threads, where the function's context variable is not set; `install()` makes those threads run in the
+submitting context, so their requests count for the function that started the transfer (as on Lambda,
+where they run in its sandbox).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class RecordedCall:
     service: str  # botocore's service name: s3, dynamodb, sns, sqs, stepfunctions, lambda
     operation: str  # the API operation: GetObject, UpdateItem, Invoke...
     params: dict[str, Any]
+    service_id: str  # botocore's service id, as fault rules name it: s3, dynamodb, sfn, lambda...
 
 
 class CallRecorder:
@@ -61,7 +64,8 @@ class CallRecorder:
         if function is None or self._calls is None:
             return
         kept = {k: v for k, v in params.items() if k not in _DATA_PARAMETERS}
-        call = RecordedCall(function, model.service_model.service_name, model.name, kept)
+        service = model.service_model
+        call = RecordedCall(function, service.service_name, model.name, kept, service.service_id.hyphenize())
         with self._lock:
             if self._calls is not None:
                 self._calls.append(call)

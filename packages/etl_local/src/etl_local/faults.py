@@ -15,7 +15,8 @@ handlers' clients: the first try and 5 retries) reaches the caller, while `times
 
 A rule matches by service (botocore's service id, e.g. `s3`, `dynamodb`, `sfn`, `lambda`, `sns`), operation
 and, optionally, the function making the call (the function host marks each invocation, see
-`etl_local.metering`). `INJECTOR.recording()` lists the calls a run makes, to build a fault matrix from.
+`etl_local.metering`). `etl_local.calls.RECORDER.recording()` lists the calls a run makes, to build a
+fault matrix from (`install()` installs that recorder too).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import ReadTimeoutError
 from botocore.httpsession import URLLib3Session
 
-from etl_local import metering
+from etl_local import calls, metering
 
 
 class Fault(StrEnum):
@@ -79,17 +80,9 @@ class Rule:
         )
 
 
-@dataclass(frozen=True)
-class Call:
-    function: str | None
-    service: str
-    operation: str
-
-
 @dataclass
 class FaultInjector:
     rules: list[Rule] = field(default_factory=list)
-    calls: list[Call] | None = None  # recorded attempts while recording
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, rule: Rule) -> Rule:
@@ -100,7 +93,6 @@ class FaultInjector:
     def clear(self) -> None:
         with self._lock:
             self.rules.clear()
-            self.calls = None
 
     @contextmanager
     def injecting(self, *rules: Rule) -> Iterator[list[Rule]]:
@@ -113,24 +105,10 @@ class FaultInjector:
             with self._lock:
                 self.rules = [r for r in self.rules if all(r is not x for x in rules)]
 
-    @contextmanager
-    def recording(self) -> Iterator[list[Call]]:
-        """Every attempt made inside the block, in order."""
-        with self._lock:
-            self.calls = []
-            calls = self.calls
-        try:
-            yield calls
-        finally:
-            with self._lock:
-                self.calls = None
-
     def take(self, service: str, operation: str) -> Fault | None:
         """The fault this attempt gets (or None), counting it against the matching rules."""
         function = metering.current_function()
         with self._lock:
-            if self.calls is not None:
-                self.calls.append(Call(function, service, operation))
             chosen = None
             for rule in self.rules:
                 if not rule.matches(service, operation, function):
@@ -219,6 +197,7 @@ def install() -> None:
     """Route every botocore client created from now on in this process through the injector
     (idempotent). It takes the place of moto's in-process stub and delegates to it."""
     stub = _moto_stub()
+    calls.install()  # the recorder of the calls a run makes, to build fault sites from
     metering.follow_managed_transfers()  # a transfer's requests are its caller's, for rules by function
     with _installed:
         specs = handlers.BUILTIN_HANDLERS
