@@ -59,7 +59,8 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     runtime.start()
     try:
         print(f"Local stack up in {runtime.started_at:.1f} s ({', '.join(runtime.workflows)})")
-        print(f"  moto (S3, SQS, SNS, DynamoDB, Step Functions)  {runtime.endpoints.moto}")
+        print(f"  moto (S3, SQS, SNS, Step Functions)            {runtime.endpoints.moto}")
+        print(f"  moto (DynamoDB, a process of its own)          {runtime.endpoints.of('dynamodb')}")
         print(f"  Lambda (durable starts, callbacks)             {runtime.endpoints.lambda_api}")
         print(f"  approval API                                   {runtime.endpoints.api}")
         for workflow in runtime.workflows:

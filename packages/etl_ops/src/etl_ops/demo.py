@@ -109,7 +109,7 @@ def run_demo(
     report = Report(approval_timeout_seconds=approval_timeout)
     with LocalRuntime(root=root, approval_timeout_seconds=approval_timeout, echo=None) as rt:
         report.startup_seconds = round(rt.started_at, 1)
-        say(f"  moto        {rt.endpoints.moto}")
+        say(f"  moto        {rt.endpoints.moto}  (DynamoDB: {rt.endpoints.of('dynamodb')})")
         say(f"  lambda      {rt.endpoints.lambda_api}")
         say(f"  api         {rt.endpoints.api}")
         say(f"  workflows   {', '.join(rt.workflows)}  (ready in {rt.started_at:.1f} s)")
