@@ -44,6 +44,7 @@ ROOTS = (
     "modules/approval_api",
     "modules/durable_pipeline",
     "modules/sfn_pipeline",
+    "modules/monitoring",
     "environments/aws",
 )
 # Test files that render the real ASL definition (written alongside the sfn handlers).

@@ -37,3 +37,8 @@ output "access_log_group_name" {
   description = "Log group of the stage's JSON access logs."
   value       = aws_cloudwatch_log_group.access.name
 }
+
+output "rest_api_name" {
+  description = "The REST API's name (the ApiName dimension of its AWS/ApiGateway metrics)."
+  value       = aws_api_gateway_rest_api.this.name
+}

@@ -92,3 +92,9 @@ mock_resource "aws_api_gateway_stage" {
     arn           = "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5/stages/v1"
   }
 }
+
+mock_resource "aws_cloudwatch_event_rule" {
+  defaults = {
+    arn = "arn:aws:events:eu-west-1:123456789012:rule/test-rule"
+  }
+}
