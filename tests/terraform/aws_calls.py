@@ -1,11 +1,11 @@
 """The AWS calls each deployed function makes, recorded while real scenarios run on the local runtime.
 
 Both pipelines run: a file approved through the signed operator API (then the same decision repeated and
-a conflicting one), one rejected through its review link, one left to expire, a broken file, a non-CSV
-upload and a duplicate S3 event. Every request the hosted functions make is recorded
-(`etl_local.calls`) and reduced to an inventory entry: function, service, operation, the parameter names
-used, and what it touches as a deployment-independent resource (bucket kind and key prefix, table and
-index, topic, queue, function and qualifier, state machine, execution, durable execution).
+a conflicting one, and once published, unpublished), one rejected through its review link, one left to
+expire, a broken file, a non-CSV upload and a duplicate S3 event. Every request the hosted functions make
+is recorded (`etl_local.calls`) and reduced to an inventory entry: function, service, operation, the
+parameter names used, and what it touches as a deployment-independent resource (bucket kind and key
+prefix, table and index, topic, queue, function and qualifier, state machine, execution, durable execution).
 
 `python -m tests.terraform.aws_calls` re-records and rewrites the committed inventory
 (tests/terraform/data/aws_calls.json); test_iam_calls.py checks the committed one and that a fresh
@@ -90,6 +90,9 @@ def _scenarios(rt: LocalRuntime, workflow: str) -> None:
     for job_id, status in expected.items():
         job = rt.wait_for(job_id, TERMINAL, timeout=APPROVAL_TIMEOUT + 60)
         assert job.status == status, (job_id, job.status, status)
+    assert api.unpublish(approve, reason="approved the wrong month").status == 200
+    assert api.unpublish(approve, reason="approved the wrong month").status == 200  # repeated
+    assert api.unpublish(reject, reason="never published").status == 409
 
 
 def record(root: Path) -> tuple[list[calls.RecordedCall], dict[str, Any]]:

@@ -137,32 +137,39 @@ def workflow_of(key: str) -> str:
     return "sfn" if key.startswith("sfn-") else "durable"
 
 
+# Functions that serve every pipeline: a bucket kind in their calls ("output") is each pipeline's bucket.
+SHARED_FUNCTIONS = frozenset({"approval-api"})
+
+
+def workflows_of(key: str) -> tuple[str, ...]:
+    """The pipelines whose buckets a function's S3 calls reach."""
+    return ("durable", "sfn") if key in SHARED_FUNCTIONS else (workflow_of(key),)
+
+
 # ---- operation → (action, resource) --------------------------------------------------------------
 
 
-def _object_arn(d: Deployment, key: str, res: dict[str, Any]) -> str:
-    bucket = d.buckets[(workflow_of(key), res["bucket"])]
+def _object_arn(d: Deployment, workflow: str, res: dict[str, Any]) -> str:
+    bucket = d.buckets[(workflow, res["bucket"])]
     return f"{bucket}/{res['prefix']}{JOB}/records.jsonl"
 
 
-def _s3_read(d: Deployment, key: str, res: dict[str, Any], op: str) -> list[Need]:
+def _s3_read(d: Deployment, workflow: str, res: dict[str, Any], op: str) -> list[Need]:
     """GetObject / HeadObject: s3:GetObject, or s3:GetObjectVersion when a VersionId is named; with
     s3:ListBucket a missing key is a 404 rather than a 403, and the steps look for their own output.
     https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html#API_HeadObject_Permissions"""
     action = "s3:GetObjectVersion" if res.get("version") else "s3:GetObject"
-    found = [Need(action, _object_arn(d, key, res), op)]
-    found.append(
-        Need("s3:ListBucket", d.buckets[(workflow_of(key), res["bucket"])], f"{op}: 404 for a missing key")
-    )
+    found = [Need(action, _object_arn(d, workflow, res), op)]
+    found.append(Need("s3:ListBucket", d.buckets[(workflow, res["bucket"])], f"{op}: 404 for a missing key"))
     return found + _kms(d, ["kms:Decrypt"], op)
 
 
-def _s3_write(d: Deployment, key: str, res: dict[str, Any], op: str) -> list[Need]:
+def _s3_write(d: Deployment, workflow: str, res: dict[str, Any], op: str) -> list[Need]:
     """PutObject and every part of a multipart upload need s3:PutObject; with SSE-KMS, GenerateDataKey,
     and Decrypt for a multipart upload.
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions"""
     kms = ["kms:GenerateDataKey"] + (["kms:Decrypt"] if "Multipart" in op or op == "UploadPart" else [])
-    return [Need("s3:PutObject", _object_arn(d, key, res), op), *_kms(d, kms, op)]
+    return [Need("s3:PutObject", _object_arn(d, workflow, res), op), *_kms(d, kms, op)]
 
 
 WRITES = (
@@ -175,25 +182,25 @@ WRITES = (
 )
 
 
-def _s3(d: Deployment, key: str, op: str, resources: list[dict[str, Any]]) -> list[Need]:
+def _s3(d: Deployment, workflow: str, op: str, resources: list[dict[str, Any]]) -> list[Need]:
     found: list[Need] = []
     for res in resources:
         if "prefix" not in res:  # the bucket itself
-            bucket = d.buckets[(workflow_of(key), res["bucket"])]
+            bucket = d.buckets[(workflow, res["bucket"])]
             found.append(
                 Need({"ListObjectVersions": "s3:ListBucketVersions"}.get(op, "s3:ListBucket"), bucket, op)
             )
         elif res.get("role") == "source" or op in ("GetObject", "HeadObject"):
-            found += _s3_read(d, key, res, op)
+            found += _s3_read(d, workflow, res, op)
         elif op in WRITES:
-            found += _s3_write(d, key, res, op)
+            found += _s3_write(d, workflow, res, op)
         elif op == "AbortMultipartUpload":
-            found.append(Need("s3:AbortMultipartUpload", _object_arn(d, key, res), op))
+            found.append(Need("s3:AbortMultipartUpload", _object_arn(d, workflow, res), op))
         elif op in ("DeleteObject", "DeleteObjects"):
             # DeleteObjects is authorized per key as DeleteObject (DeleteObjectVersion with a version).
             # https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html
             action = "s3:DeleteObjectVersion" if res.get("version") else "s3:DeleteObject"
-            found.append(Need(action, _object_arn(d, key, res), op))
+            found.append(Need(action, _object_arn(d, workflow, res), op))
         else:
             raise ValueError(f"s3 {op}: no IAM mapping")
     return found
@@ -246,7 +253,7 @@ def needs(d: Deployment, entry: dict[str, Any]) -> list[Need]:
     """What IAM must allow for one inventory entry."""
     key, service, op, res = entry["function"], entry["service"], entry["operation"], entry["resources"]
     if service == "s3":
-        return _s3(d, key, op, res)
+        return [need for workflow in workflows_of(key) for need in _s3(d, workflow, op, res)]
     if service == "dynamodb":
         return _dynamodb(d, op, res)
     if service == "lambda":

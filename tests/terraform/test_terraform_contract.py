@@ -188,6 +188,7 @@ def test_s3_layout_matches_the_contract() -> None:
     assert locals_["staging_prefix"] == contract.STAGING_PREFIX
     assert locals_["processed_prefix"] == contract.PROCESSED_PREFIX
     assert locals_["archive_prefix"] == contract.ARCHIVE_PREFIX
+    assert locals_["retracted_prefix"] == contract.RETRACTED_PREFIX
 
 
 def test_upload_notification_filters_on_the_contract_rules_only() -> None:

@@ -52,6 +52,8 @@ module "approval_api" {
 
   durable_function_arns = [for p in module.durable : p.orchestrator_function_arn]
   state_machine_arns    = [for p in module.sfn : p.state_machine_arn]
+  output_bucket_arns    = values(module.storage.output_bucket_arns)
+  s3_prefixes           = module.storage.s3_prefixes
 
   tags = var.tags
 

@@ -1,29 +1,31 @@
 locals {
   # Path tree: every resource with its parent ("" is the API root) and its path part.
   resources = {
-    jobs            = { parent = "", part = "jobs" }
-    jobs_id         = { parent = "jobs", part = "{jobId}" }
-    jobs_id_approve = { parent = "jobs_id", part = "approve" }
-    jobs_id_reject  = { parent = "jobs_id", part = "reject" }
-    approve         = { parent = "", part = "approve" }
-    approve_id      = { parent = "approve", part = "{jobId}" }
-    reject          = { parent = "", part = "reject" }
-    reject_id       = { parent = "reject", part = "{jobId}" }
-    status          = { parent = "", part = "status" }
-    status_id       = { parent = "status", part = "{jobId}" }
-    review          = { parent = "", part = "review" }
-    review_id       = { parent = "review", part = "{jobId}" }
+    jobs              = { parent = "", part = "jobs" }
+    jobs_id           = { parent = "jobs", part = "{jobId}" }
+    jobs_id_approve   = { parent = "jobs_id", part = "approve" }
+    jobs_id_reject    = { parent = "jobs_id", part = "reject" }
+    jobs_id_unpublish = { parent = "jobs_id", part = "unpublish" }
+    approve           = { parent = "", part = "approve" }
+    approve_id        = { parent = "approve", part = "{jobId}" }
+    reject            = { parent = "", part = "reject" }
+    reject_id         = { parent = "reject", part = "{jobId}" }
+    status            = { parent = "", part = "status" }
+    status_id         = { parent = "status", part = "{jobId}" }
+    review            = { parent = "", part = "review" }
+    review_id         = { parent = "review", part = "{jobId}" }
   }
 
   # Operator routes: SigV4-signed requests only (AWS_IAM).
   operator_routes = {
-    "GET /jobs"                  = { resource = "jobs", method = "GET" }
-    "GET /jobs/{jobId}"          = { resource = "jobs_id", method = "GET" }
-    "POST /jobs/{jobId}/approve" = { resource = "jobs_id_approve", method = "POST" }
-    "POST /jobs/{jobId}/reject"  = { resource = "jobs_id_reject", method = "POST" }
-    "POST /approve/{jobId}"      = { resource = "approve_id", method = "POST" }
-    "POST /reject/{jobId}"       = { resource = "reject_id", method = "POST" }
-    "GET /status/{jobId}"        = { resource = "status_id", method = "GET" }
+    "GET /jobs"                    = { resource = "jobs", method = "GET" }
+    "GET /jobs/{jobId}"            = { resource = "jobs_id", method = "GET" }
+    "POST /jobs/{jobId}/approve"   = { resource = "jobs_id_approve", method = "POST" }
+    "POST /jobs/{jobId}/reject"    = { resource = "jobs_id_reject", method = "POST" }
+    "POST /jobs/{jobId}/unpublish" = { resource = "jobs_id_unpublish", method = "POST" }
+    "POST /approve/{jobId}"        = { resource = "approve_id", method = "POST" }
+    "POST /reject/{jobId}"         = { resource = "reject_id", method = "POST" }
+    "GET /status/{jobId}"          = { resource = "status_id", method = "GET" }
   }
 
   # Reviewer routes: opened from the e-mailed link; the function checks the single-use review token.

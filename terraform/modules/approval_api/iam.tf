@@ -7,6 +7,10 @@ locals {
   durable_executions = [for arn in var.durable_function_arns : "${arn}:*"]
   # Executions of a state machine: arn:<partition>:states:<region>:<account>:execution:<machine>:<name>.
   sfn_executions = [for arn in var.state_machine_arns : "${replace(arn, ":stateMachine:", ":execution:")}:*"]
+  # Unpublishing moves processed/<job>/ objects to retracted/<job>/ (copy, then delete) and writes the
+  # audit record there; reading either prefix also tells a repeated request what is already moved.
+  published = [for arn in var.output_bucket_arns : "${arn}/${var.s3_prefixes.processed}*"]
+  retracted = [for arn in var.output_bucket_arns : "${arn}/${var.s3_prefixes.retracted}*"]
 
   policy_json = jsonencode({
     Version = "2012-10-17"
@@ -52,12 +56,42 @@ locals {
           Resource = local.sfn_executions
         },
       ] : s if length(var.state_machine_arns) > 0],
+      [for s in [
+        {
+          # HeadObject and the copy's source read; S3 authorizes both as s3:GetObject.
+          Sid      = "ReadPublishedOutputs"
+          Effect   = "Allow"
+          Action   = "s3:GetObject"
+          Resource = concat(local.published, local.retracted)
+        },
+        {
+          # With it, a key not (or no longer) there is a 404 rather than a 403.
+          Sid      = "FindPublishedOutputs"
+          Effect   = "Allow"
+          Action   = "s3:ListBucket"
+          Resource = var.output_bucket_arns
+        },
+        {
+          Sid      = "WriteRetractedOutputs"
+          Effect   = "Allow"
+          Action   = "s3:PutObject"
+          Resource = local.retracted
+        },
+        {
+          # Without a version id: a delete marker, so the published version stays recoverable too.
+          Sid      = "RemovePublishedOutputs"
+          Effect   = "Allow"
+          Action   = "s3:DeleteObject"
+          Resource = local.published
+        },
+      ] : s if length(var.output_bucket_arns) > 0],
       var.kms_key_arn == null ? [] : [
         {
-          # The jobs table's customer managed key: reading and writing items only decrypts the table key.
+          # The storage's customer managed key: the table key is only decrypted; objects copied to
+          # retracted/ are encrypted under a new data key.
           Sid      = "UseStorageKey"
           Effect   = "Allow"
-          Action   = "kms:Decrypt"
+          Action   = length(var.output_bucket_arns) > 0 ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
           Resource = var.kms_key_arn
         },
       ],

@@ -70,8 +70,26 @@ variable "state_machine_arns" {
   default     = []
 }
 
+variable "output_bucket_arns" {
+  description = "ARNs of the pipelines' output buckets, whose published outputs POST /jobs/{jobId}/unpublish moves from processed/ to retracted/."
+  type        = list(string)
+  default     = []
+}
+
+variable "s3_prefixes" {
+  description = "Key prefixes of the S3 layout (storage module output s3_prefixes)."
+  type = object({
+    processed = string
+    retracted = string
+  })
+  default = {
+    processed = "processed/"
+    retracted = "retracted/"
+  }
+}
+
 variable "kms_key_arn" {
-  description = "Customer managed key of the jobs table, or null."
+  description = "Customer managed key of the jobs table and the buckets, or null."
   type        = string
   default     = null
 }

@@ -8,6 +8,7 @@ locals {
   staging_prefix   = "staging/"
   processed_prefix = "processed/"
   archive_prefix   = "archive/"
+  retracted_prefix = "retracted/"
 
   jobs_hash_key      = "job_id"
   jobs_status_index  = "status-index"

@@ -26,6 +26,7 @@ output "s3_prefixes" {
     archive       = local.archive_prefix
     staging       = local.staging_prefix
     processed     = local.processed_prefix
+    retracted     = local.retracted_prefix
   }
 }
 

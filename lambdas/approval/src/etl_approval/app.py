@@ -31,8 +31,10 @@ from etl_approval.models import (
     JobsPage,
     RejectRequest,
     ReviewDecisionResponse,
+    UnpublishRequest,
+    UnpublishResponse,
 )
-from etl_aws import approval, job_ages
+from etl_aws import approval, job_ages, unpublish
 from etl_aws.approval import InvalidCursor, ReasonRequired, ReviewLinkInvalid, ReviewLinkUsed
 from etl_aws.config import settings
 from etl_aws.errors import (
@@ -49,6 +51,7 @@ from etl_aws.handler import lambda_handler
 from etl_aws.jobs import Job
 from etl_aws.models import JobStatus
 from etl_aws.observability import logger
+from etl_aws.unpublish import NotPublished
 
 # Library DEBUG lines quote request data (route arguments hold the review token; a durable callback id is
 # part of a URL): keep them off even when the function runs at DEBUG.
@@ -93,6 +96,7 @@ _REFUSALS: dict[type[PipelineError], tuple[int, str, str]] = {
     DecisionConflict: (409, "Already decided", "A different decision was recorded first."),
     NotAwaitingDecision: (409, "Not ready", "This file is not waiting for a decision yet."),
     InvalidTransition: (409, "Not possible", "The job is not in a state that allows this."),
+    NotPublished: (409, "Not published", "Only a COMPLETED job's published output can be unpublished."),
     JobCancelled: (
         410,
         "This file was cancelled",
@@ -172,6 +176,13 @@ def reject(job_id: JobId, body: Annotated[RejectRequest | None, Body()] = None) 
         job_id, False, reviewer, _rejection_reason(request), via="iam", lease_seconds=send_lease()
     )
     return DecisionResponse.of(job, created)
+
+
+@app.post("/jobs/<jobId>/unpublish")
+def unpublish_job(job_id: JobId, body: Annotated[UnpublishRequest, Body()]) -> UnpublishResponse:
+    """Take a COMPLETED job's published output back (moved under retracted/, never deleted)."""
+    job, created = unpublish.unpublish(job_id, operator_identity(), body.reason, via="iam")
+    return UnpublishResponse.of(job, created)
 
 
 def _rejection_reason(request: RejectRequest) -> str:

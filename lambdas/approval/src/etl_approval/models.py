@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from etl_aws.approval import DecisionView
@@ -37,6 +39,28 @@ class ApproveRequest(DecisionRequest):
 
 class RejectRequest(DecisionRequest):
     """Reject: a reason (or comment) is required unless the function's settings say otherwise."""
+
+
+class UnpublishRequest(BaseModel):
+    """Unpublish a COMPLETED job: why (recorded with the principal that signed the request)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class UnpublishResponse(BaseModel):
+    """The retraction: the audit record of the request that made it (a repeat returns the same one)."""
+
+    job_id: str
+    status: JobStatus
+    retraction: dict[str, Any]
+    created: bool = Field(description="True for the request that retracted the output, False for a repeat.")
+
+    @classmethod
+    def of(cls, job: Job, created: bool) -> UnpublishResponse:
+        assert job.retraction is not None, "a retracted job has its retraction record"
+        return cls(job_id=job.job_id, status=job.status, retraction=job.retraction, created=created)
 
 
 class JobListItem(BaseModel):

@@ -22,10 +22,14 @@ UNSUPPORTED_FILE_TYPE = "unsupported_file_type"  # the error code of a job for a
 STAGING_PREFIX = "staging/"  # staging/<job_id>/records.jsonl, rejects.jsonl, manifest.json (output bucket)
 PROCESSED_PREFIX = "processed/"  # processed/<job_id>/... (output bucket, consumers read only this)
 ARCHIVE_PREFIX = "archive/"  # archive/<job_id>/<file name> (raw bucket)
+# retracted/<job_id>/... (output bucket): a published output taken back by `etl jobs unpublish`, kept
+# with retraction.json (who, when, why); consumers read processed/ only, so they no longer see it.
+RETRACTED_PREFIX = "retracted/"
 
 RECORDS_FILE = "records.jsonl"
 REJECTS_FILE = "rejects.jsonl"
 MANIFEST_FILE = "manifest.json"
+RETRACTION_FILE = "retraction.json"
 
 # Workflow kinds ----------------------------------------------------------------------------------
 DURABLE = "durable"
@@ -162,6 +166,7 @@ ROUTE_LIST_JOBS = ApiRoute("GET", "/jobs", AUTH_IAM, "list_jobs")
 ROUTE_GET_JOB = ApiRoute("GET", "/jobs/{jobId}", AUTH_IAM, "get_job")
 ROUTE_APPROVE = ApiRoute("POST", "/jobs/{jobId}/approve", AUTH_IAM, "approve")
 ROUTE_REJECT = ApiRoute("POST", "/jobs/{jobId}/reject", AUTH_IAM, "reject")
+ROUTE_UNPUBLISH = ApiRoute("POST", "/jobs/{jobId}/unpublish", AUTH_IAM, "unpublish_job")
 ROUTE_REVIEW_PAGE = ApiRoute("GET", "/review/{jobId}", AUTH_REVIEW_LINK, "review")
 ROUTE_REVIEW_DECIDE = ApiRoute("POST", "/review/{jobId}", AUTH_REVIEW_LINK, "review_decide")
 # The seed article's paths, kept so its commands still reach the same functions.
@@ -174,6 +179,7 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ROUTE_GET_JOB,
     ROUTE_APPROVE,
     ROUTE_REJECT,
+    ROUTE_UNPUBLISH,
     ROUTE_SEED_APPROVE,
     ROUTE_SEED_REJECT,
     ROUTE_SEED_STATUS,

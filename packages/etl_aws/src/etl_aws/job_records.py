@@ -39,6 +39,8 @@ class Job(BaseModel):
     reasons: dict[str, int] = Field(default_factory=dict)
     summary: dict[str, Any] = Field(default_factory=dict)
     outputs: dict[str, str] = Field(default_factory=dict)
+    output_bucket: str | None = None  # where `outputs` were published (set by finalize)
+    retraction: dict[str, Any] | None = None  # who took the output back, when, why (`etl jobs unpublish`)
     error: dict[str, str] | None = None
     decision: dict[str, Any] | None = None
     cancelled: dict[str, str] | None = None  # who cancelled the job, when and why (`etl jobs cancel`)

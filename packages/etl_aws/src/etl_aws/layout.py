@@ -1,7 +1,8 @@
 """Where a job's objects live: every key a job writes is derived here, and checked before any work.
 
 - output bucket: `staging/<job_id>/{records.jsonl,rejects.jsonl,manifest.json}` until a decision, then
-  `processed/<job_id>/…` (what consumers read: approved data only);
+  `processed/<job_id>/…` (what consumers read: approved data only), and if it is unpublished later
+  `retracted/<job_id>/…` with `retraction.json`;
 - raw bucket: the upload `uploads/…/<name>.csv`, moved on a decision to `archive/<job_id>/<name>.csv`.
 
 S3 refuses keys over 1,024 bytes of UTF-8 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/
@@ -26,6 +27,10 @@ def processed_key(job_id: str, name: str) -> str:
     return f"{C.PROCESSED_PREFIX}{job_id}/{name}"
 
 
+def retracted_key(job_id: str, name: str) -> str:
+    return f"{C.RETRACTED_PREFIX}{job_id}/{name}"
+
+
 def file_name(source_key: str) -> str:
     return source_key.rsplit("/", 1)[-1]
 
@@ -37,7 +42,8 @@ def archive_key(job_id: str, source_key: str) -> str:
 
 def job_keys(job_id: str, source_key: str) -> list[str]:
     """Every key the job will write, in either bucket."""
-    names = [staging_key(job_id, n) for n in OUTPUT_FILES] + [processed_key(job_id, n) for n in OUTPUT_FILES]
+    names = [key(job_id, n) for key in (staging_key, processed_key, retracted_key) for n in OUTPUT_FILES]
+    names.append(retracted_key(job_id, C.RETRACTION_FILE))
     return [*names, archive_key(job_id, source_key)]
 
 

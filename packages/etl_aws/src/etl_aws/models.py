@@ -39,6 +39,10 @@ class JobStatus(StrEnum):
     PENDING_APPROVAL = "PENDING_APPROVAL"
     APPROVED = "APPROVED"
     COMPLETED = "COMPLETED"
+    # A COMPLETED job whose published output an operator took back (`etl jobs unpublish`): nothing under
+    # processed/, the output kept under retracted/. A status, not a flag on COMPLETED, so "COMPLETED has
+    # exactly one published copy" stays true and `jobs list --status RETRACTED` finds them.
+    RETRACTED = "RETRACTED"
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
     FAILED = "FAILED"
@@ -46,7 +50,14 @@ class JobStatus(StrEnum):
 
 
 TERMINAL = frozenset(
-    {JobStatus.COMPLETED, JobStatus.REJECTED, JobStatus.EXPIRED, JobStatus.FAILED, JobStatus.CANCELLED}
+    {
+        JobStatus.COMPLETED,
+        JobStatus.REJECTED,
+        JobStatus.EXPIRED,
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+        JobStatus.RETRACTED,
+    }
 )
 # Statuses an operator may cancel from: the job has not ended and no decision is being published.
 CANCELLABLE = frozenset(

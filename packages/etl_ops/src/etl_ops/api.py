@@ -92,6 +92,10 @@ class ApprovalApi:
     def reject(self, job_id: str, reason: str) -> Response:
         return self._route(C.ROUTE_REJECT, job_id, {"reason": reason})
 
+    def unpublish(self, job_id: str, reason: str) -> Response:
+        """Take a COMPLETED job's published output back (moved under retracted/, with the reason)."""
+        return self._route(C.ROUTE_UNPUBLISH, job_id, {"reason": reason})
+
     def _route(self, route: C.ApiRoute, job_id: str, payload: Any = None) -> Response:
         return self._call(route.method, route.path(jobId=job_id), payload, signed=route.iam)
 

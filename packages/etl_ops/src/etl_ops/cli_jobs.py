@@ -1,5 +1,5 @@
-"""`etl jobs list|show|approve|reject|approve-all`: jobs through the approval API (SigV4-signed); `show`
-adds the job's step timeline from its orchestrator's history."""
+"""`etl jobs list|show|approve|reject|approve-all|unpublish`: jobs through the approval API (SigV4-signed);
+`show` adds the job's step timeline from its orchestrator's history."""
 
 from __future__ import annotations
 
@@ -47,6 +47,10 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         return _show(api.approve(args.job_id, args.reason or ""))
     if args.action == "approve-all":
         return _approve_all(api, args.workflow, args.reason or "")
+    if args.action == "unpublish":
+        if not args.reason.strip():
+            raise SystemExit("unpublishing needs --reason")
+        return _show(api.unpublish(args.job_id, args.reason))
     if not args.reason:
         raise SystemExit("a rejection needs --reason")
     return _show(api.reject(args.job_id, args.reason))
@@ -79,6 +83,8 @@ def _show_job(args: argparse.Namespace) -> int:
         print(f"  decision {job['decision']}")
     if job.get("error"):
         print(f"  error    {job['error']}")
+    if job.get("retraction"):
+        print(f"  retracted {job['retraction']}")
     for entry in job.get("history", []):
         print(f"  {entry['at']}  {entry['status']}")
     if found is not None:
@@ -164,6 +170,11 @@ def add_parser(commands: Any) -> Any:
         action = actions.add_parser(name, help=f"{name} one job")
         action.add_argument("job_id")
         action.add_argument("--reason", default="")
+    retract = actions.add_parser(
+        "unpublish", help="take a COMPLETED job's published output back (kept under retracted/)"
+    )
+    retract.add_argument("job_id")
+    retract.add_argument("--reason", required=True, help="why: recorded with the signer and the time")
     approve_all = actions.add_parser("approve-all", help="approve every job waiting for a decision")
     approve_all.add_argument("--workflow", choices=("durable", "sfn"))
     approve_all.add_argument("--reason", default="")

@@ -18,9 +18,10 @@ run "routes_auth_integrations_stage_and_policy" {
   assert {
     condition = toset(keys(aws_api_gateway_method.operator)) == toset([
       "GET /jobs", "GET /jobs/{jobId}", "POST /jobs/{jobId}/approve", "POST /jobs/{jobId}/reject",
+      "POST /jobs/{jobId}/unpublish",
       "POST /approve/{jobId}", "POST /reject/{jobId}", "GET /status/{jobId}",
     ])
-    error_message = "The operator routes are the seven of the architecture."
+    error_message = "The operator routes are the seven of the architecture and unpublish."
   }
 
   assert {
@@ -60,8 +61,8 @@ run "routes_auth_integrations_stage_and_policy" {
   }
 
   assert {
-    condition     = length(aws_api_gateway_integration.this) == 9
-    error_message = "Nine routes, nine integrations."
+    condition     = length(aws_api_gateway_integration.this) == 10
+    error_message = "Ten routes, ten integrations."
   }
 
   assert {
