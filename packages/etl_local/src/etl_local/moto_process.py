@@ -106,7 +106,8 @@ def _follow_parent(stopping: threading.Event) -> None:
         if command == "clock":
             clock.set_offset(float(value))
         elif command == "resume":
-            threading.Thread(target=sfn_resume.redrive, name="sfn-redrive", daemon=True).start()
+            started = sfn_resume.redrive()
+            print(f"resumed {started}", flush=True)  # the parent waits for this line
     stopping.set()
 
 

@@ -47,12 +47,7 @@ class MotoProcess:
                 stderr=log,
                 text=True,
             )
-        assert self._process.stdout is not None
-        ready: list[str] = []
-        reader = threading.Thread(target=lambda: ready.append(self._process.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(self.READY_TIMEOUT)
-        if not ready or ready[0].strip() != "ready":
+        if self._read_line() != "ready":
             self.stop()
             tail = self.log.read_text(encoding="utf-8", errors="replace")[-2000:]
             raise RuntimeError(f"the moto server did not start on port {self.port}:\n{tail}")
@@ -61,10 +56,25 @@ class MotoProcess:
         """Move the process's clock to `seconds` ahead of the wall clock (as `etl_aws.clock` is here)."""
         self._send(f"clock {seconds!r}")
 
-    def resume(self) -> None:
+    def resume(self) -> int:
         """Re-drive the Step Functions executions that were running at the last stop (call once the
-        functions they invoke are hosted)."""
+        functions they invoke are hosted); returns how many, once they are started (so their ARNs answer
+        at once, even before their first state)."""
         self._send("resume")
+        answer = self._read_line().split()
+        return int(answer[1]) if len(answer) == 2 and answer[0] == "resumed" else 0
+
+    def _read_line(self) -> str:
+        """The process's next line on stdout ("" when none came within READY_TIMEOUT)."""
+        process = self._process
+        if process is None or process.stdout is None:
+            return ""
+        stdout = process.stdout
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(self.READY_TIMEOUT)
+        return line[0].strip() if line else ""
 
     def _send(self, line: str) -> None:
         with self._stdin_lock:

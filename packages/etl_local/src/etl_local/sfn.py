@@ -147,11 +147,15 @@ def reuse_task_clients() -> Callable[[], None]:
     return restore
 
 
+ISSUED_TOKENS: set[str] = set()  # every task token moto issued to a waitForTaskToken task
+
+
 def closed_tokens_time_out() -> None:
     """SendTaskSuccess/Failure with the token of a task that is already closed answers `TaskTimedOut`
     on AWS ("the task associated with the token has already been closed",
     https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html); moto
-    answers `InvalidToken` once the execution has ended. Remember the tokens moto issued and answer
+    answers `InvalidToken` once the execution has ended. Remember the tokens moto issued (`ISSUED_TOKENS`,
+    kept across a restart by etl_local.sfn_resume) and answer
     as AWS does for them (idempotent; it stays on, as it only makes moto answer like the service)."""
     from moto.stepfunctions.parser.api import InvalidToken, TaskTimedOut
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackPoolManager
@@ -163,7 +167,7 @@ def closed_tokens_time_out() -> None:
 
     if getattr(CallbackPoolManager.add, "_etl_answers_as_aws", False):
         return
-    issued: set[str] = set()
+    issued = ISSUED_TOKENS
     original_add = CallbackPoolManager.__dict__["add"]
     backend = StepFunctionsParserBackend
     originals = {name: backend.__dict__[name] for name in ("send_task_success", "send_task_failure")}

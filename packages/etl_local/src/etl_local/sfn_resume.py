@@ -23,6 +23,7 @@ from typing import Any
 
 from etl_aws import clock
 from etl_local import moto_state
+from etl_local import sfn as sfn_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,9 @@ def _prepare(backend: Any) -> None:
                 kept.append(execution)
         machine.executions = kept
     backend._etl_redrives = redrives
+    # A token issued before the stop answers TaskTimedOut after it, as a closed task's token does on AWS:
+    # the approval service then reads the re-driven execution and leaves the decision to its new request.
+    backend._etl_issued_tokens = set(sfn_pipeline.ISSUED_TOKENS)
 
 
 def _history(execution: Any) -> list[Any]:
@@ -170,6 +174,7 @@ def _collect(backend: Any) -> None:
     for saved in getattr(backend, "_etl_redrives", []):
         _redrives.append((backend, saved))
     backend._etl_redrives = []
+    sfn_pipeline.ISSUED_TOKENS.update(getattr(backend, "_etl_issued_tokens", ()))
 
 
 def redrive() -> int:
