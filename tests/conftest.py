@@ -50,10 +50,14 @@ class Stack:
     session: Any
 
     def settings(self, workflow: str, **overrides: Any) -> Any:
-        from etl_aws.config import Settings
+        """The settings of the function that runs every step of `workflow`, the approval request included
+        (durable: the orchestrator; Step Functions: the request-approval task, whose model holds the
+        other tasks' variables too)."""
+        from etl_aws import config
         from etl_local.resources import env_for
 
-        return Settings.from_env(env_for(self.resources, workflow)).model_copy(update=overrides)
+        key = "durable-orchestrator" if workflow == "durable" else "sfn-request-approval"
+        return config.for_function(key, env_for(self.resources, key)).model_copy(update=overrides)
 
     def raw_bucket(self, workflow: str) -> str:
         return self.resources["pipelines"][workflow]["raw_bucket"]
@@ -78,7 +82,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         clients.reset()
         session = boto3.session.Session(region_name="us-east-1")
         resources = provision(session, StackNames("test"))
-        for key, value in env_for(resources, "durable").items():
+        # As the durable orchestrator and the approval API are deployed, for handlers run in this process.
+        env = env_for(resources, "durable-orchestrator") | env_for(resources, "approval-api")
+        for key, value in env.items():
             monkeypatch.setenv(key, value)
         config.settings.cache_clear()
         yield Stack(resources, session)

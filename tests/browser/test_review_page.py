@@ -188,9 +188,9 @@ def test_reject_from_the_page_ends_job_rejected_with_its_reason(rejected: Decide
     assert f"Reason: {REJECT_REASON}" in rejected.notice
     assert rejected.job.status == JobStatus.REJECTED
     assert rejected.job.decision is not None
-    assert rejected.job.decision["approved"] is False
-    assert rejected.job.decision["reason"] == REJECT_REASON
-    assert rejected.job.decision["via"] == "review_link"
+    assert rejected.job.decision.approved is False
+    assert rejected.job.decision.reason == REJECT_REASON
+    assert rejected.job.decision.via == "review_link"
 
 
 def test_approve_from_the_page_completes_the_job(approved: Decided) -> None:
@@ -199,8 +199,8 @@ def test_approve_from_the_page_completes_the_job(approved: Decided) -> None:
     assert "This file was approved" in approved.notice
     assert approved.job.status == JobStatus.COMPLETED
     assert approved.job.decision is not None
-    assert approved.job.decision["approved"] is True
-    assert approved.job.decision["via"] == "review_link"
+    assert approved.job.decision.approved is True
+    assert approved.job.decision.via == "review_link"
 
 
 def test_used_link_shows_already_decided_without_forms(page: Page, decided: Decided) -> None:

@@ -59,7 +59,7 @@ def test_durable_job_approved_through_signed_api_completes(runtime: LocalRuntime
 
     assert job.status == JobStatus.COMPLETED
     assert job.decision
-    assert job.decision["reviewer"] == OPERATOR_ARN
+    assert job.decision.reviewer == OPERATOR_ARN
     assert job.counts["valid"] + job.counts["rejected"] == job.counts["rows"] == 40
     assert runtime.durable_operations(job_id)["STEP"] >= 4
 
@@ -105,7 +105,7 @@ def test_reject_through_review_link_ends_job_rejected(runtime: LocalRuntime, api
     job = runtime.wait_for(job_id, TERMINAL)
     assert job.status == JobStatus.REJECTED
     assert job.decision
-    assert job.decision["via"] == "review_link"
+    assert job.decision.via == "review_link"
 
 
 def test_unsigned_operator_request_is_refused_at_the_gateway(runtime: LocalRuntime, api: ApprovalApi) -> None:

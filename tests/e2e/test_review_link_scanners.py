@@ -90,7 +90,7 @@ def test_scanner_gets_and_heads_leave_job_and_token_untouched_and_the_post_still
     job = runtime.wait_for(job_id, TERMINAL)
     assert job.status == JobStatus.COMPLETED
     assert job.decision is not None
-    assert job.decision["via"] == "review_link"
+    assert job.decision.via == "review_link"
 
 
 @pytest.mark.parametrize("workflow", workflows())

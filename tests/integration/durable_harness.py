@@ -101,7 +101,7 @@ class DurableHarness:
     def __init__(self, handler: Any, monkeypatch: Any, skip_time: bool = False) -> None:
         # The function's settings are fixed now (as a deployed function's environment is), so other
         # functions run in this process by other harnesses cannot change them mid-execution.
-        cfg = config.settings()
+        cfg = config.DurableOrchestratorSettings.from_env()
         workflow = handler.__wrapped__  # the undecorated function: the SDK runs it in a worker thread
 
         @durable_execution

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from etl_aws import clients, identity, steps
 from etl_aws import contract as C
-from etl_aws.config import Settings
+from etl_aws.config import ApprovalRequestSettings
 from etl_aws.jobs import JobsRepository
 from etl_aws.models import ApprovalRequested, Extracted, Loaded, ObjectRef, StartRequest, Transformed
 from etl_core.synth import write_csv
@@ -52,14 +52,14 @@ def start_request(ref: ObjectRef) -> StartRequest:
     return StartRequest(job_id=identity.job_id(ref), object=ref)
 
 
-def run_to_loaded(cfg: Settings, ref: ObjectRef) -> tuple[Extracted, Transformed, Loaded]:
+def run_to_loaded(cfg: ApprovalRequestSettings, ref: ObjectRef) -> tuple[Extracted, Transformed, Loaded]:
     extracted = steps.extract(start_request(ref), cfg)
     transformed = steps.transform(extracted, cfg)
     return extracted, transformed, steps.load(transformed, cfg)
 
 
 def run_to_pending(
-    cfg: Settings, ref: ObjectRef, callback_token: str = "callback-token-0001"
+    cfg: ApprovalRequestSettings, ref: ObjectRef, callback_token: str = "callback-token-0001"
 ) -> ApprovalRequested:
     _, _, loaded = run_to_loaded(cfg, ref)
     return steps.request_approval(loaded, callback_token, cfg)
@@ -220,7 +220,7 @@ def mail(aws: Any, queue_url: str) -> list[dict[str, Any]]:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def job_state(aws: Any, cfg: Settings, job_id: str, ref: ObjectRef) -> dict[str, Any]:
+def job_state(aws: Any, cfg: ApprovalRequestSettings, job_id: str, ref: ObjectRef) -> dict[str, Any]:
     """What a job left behind (its objects in both buckets, the versions of its source, its record), with
     its own names (job id, source key and version) replaced, so two jobs over the same bytes compare."""
     names = {job_id: "<job>", ref.key: "<key>", ref.version_id or "<no version>": "<version>"}

@@ -39,8 +39,9 @@ class Stack:
     resources: dict[str, Any]
     session: Any
 
-    def settings(self, workflow: str, **overrides: Any) -> config.Settings:
-        return config.Settings.from_env(env_for(self.resources, workflow)).model_copy(update=overrides)
+    def settings(self, workflow: str, **overrides: Any) -> config.FunctionSettings:
+        key = "durable-orchestrator" if workflow == C.DURABLE else "sfn-request-approval"
+        return config.for_function(key, env_for(self.resources, key)).model_copy(update=overrides)
 
     def raw_bucket(self, workflow: str) -> str:
         return self.resources["pipelines"][workflow]["raw_bucket"]
@@ -105,7 +106,8 @@ def main(secrets_path: str) -> None:
         clients.reset()
         session = boto3.session.Session(region_name="us-east-1")
         stack = Stack(provision(session, StackNames("probe")), session)
-        for name, value in env_for(stack.resources, C.DURABLE, api_url=API_URL).items():
+        env = env_for(stack.resources, "durable-orchestrator", api_url=API_URL)
+        for name, value in (env | env_for(stack.resources, "approval-api")).items():
             patch.setenv(name, value)
         config.settings.cache_clear()
         recorder = CallbackRecorder()

@@ -94,7 +94,7 @@ class LambdaRouter:
         with self._lock:
             if self._closed:
                 return json.dumps({"errorType": "TestOver", "errorMessage": "the test has ended"}), True, ""
-            settings = config.Settings.from_env(dict(fn.environment_vars or {}))
+            settings = config.for_function(_function_key(fn.handler), dict(fn.environment_vars or {}))
             with config.using(settings), metering.attributed_to(_function_key(fn.handler)):
                 try:
                     result = handler(event, context)
@@ -316,12 +316,13 @@ def _zip() -> bytes:
 def _function_env(
     stack: Any, key: str, state_machine_arn: str, approval_timeout_seconds: int
 ) -> dict[str, str]:
-    """The variables Terraform gives the function: its FunctionSpec's names, valued for this stack."""
-    available = env_for(stack.resources, WORKFLOW, orchestrator_arn=state_machine_arn)
-    # Settings require at least 60 s; the ASL timeout may be shorter in a test of expiry.
-    available[C.ENV_APPROVAL_TIMEOUT] = str(max(60, approval_timeout_seconds))
-    spec = C.FUNCTIONS_BY_KEY[key]
-    return {name: available[name] for name in spec.env if available.get(name)}
+    """The variables Terraform gives the function, valued for this stack."""
+    return env_for(
+        stack.resources,
+        key,
+        orchestrator_arn=state_machine_arn,
+        approval_timeout_seconds=approval_timeout_seconds,
+    )
 
 
 def deploy(

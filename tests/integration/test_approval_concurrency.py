@@ -63,7 +63,7 @@ def test_concurrent_decisions_send_exactly_one_callback(
 
     results = _race(approval_env, job.job_id, decisions)
 
-    winner = approval_env.repo.get(job.job_id).decision["approved"]
+    winner = approval_env.repo.get(job.job_id).decision.approved
     outcomes = Counter((outcome, approved == winner) for outcome, approved, _ in results)
     assert outcomes == {(OK, True): THREADS // 2, (DecisionConflict.__name__, False): THREADS // 2}, results
     assert [approved for _, approved, created in results if created is True] == [winner]

@@ -197,7 +197,7 @@ def test_review_link_decision_reaches_the_workflow(approval_env: ApprovalEnv) ->
     [sent] = approval_env.recorder.sent
     assert sent.token == job.callback_token
     assert sent.payload["reviewer"] == "review-link"
-    assert approval_env.repo.get(job.job_id).decision["via"] == "review_link"
+    assert approval_env.repo.get(job.job_id).decision.via == "review_link"
 
 
 def test_review_link_repeats_its_decision_only_while_undelivered(approval_env: ApprovalEnv) -> None:

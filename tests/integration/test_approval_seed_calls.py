@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 @pytest.fixture
 def reason_optional(approval_env: ApprovalEnv) -> Iterator[None]:
     """The approval function deployed with ETL_REJECT_REASON_REQUIRED=false (after the stack is up)."""
-    with config.using(config.settings().model_copy(update={"reject_reason_required": False})):
+    env = os.environ | {C.ENV_REJECT_REASON_REQUIRED: "false"}
+    with config.using(config.ApprovalApiSettings.from_env(env)):
         yield
 
 
@@ -117,11 +119,10 @@ def test_a_review_link_rejection_without_reason_is_accepted_where_configured(
 def test_the_setting_reads_false_from_the_environment() -> None:
     env = {C.ENV_JOBS_TABLE: "jobs"}
 
-    assert config.Settings.from_env(env).reject_reason_required is True
-    assert (
-        config.Settings.from_env({**env, C.ENV_REJECT_REASON_REQUIRED: "false"}).reject_reason_required
-        is False
-    )
+    optional = config.ApprovalApiSettings.from_env({**env, C.ENV_REJECT_REASON_REQUIRED: "false"})
+
+    assert config.ApprovalApiSettings.from_env(env).reject_reason_required is True
+    assert optional.reject_reason_required is False
 
 
 def test_an_unknown_field_is_400_naming_it(approval_env: ApprovalEnv) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from etl_aws import callbacks, identity, layout, steps
 from etl_aws import contract as C
-from etl_aws.config import Settings
+from etl_aws.config import ApprovalRequestSettings
 from etl_aws.errors import FileRejected, TransientError
 from etl_aws.jobs import JobsRepository
 from etl_aws.models import Decision, JobStatus, Outcome, StartRequest
@@ -26,12 +26,12 @@ APPROVAL = Decision(
 
 
 @pytest.fixture
-def cfg(aws: Any) -> Settings:
+def cfg(aws: Any) -> ApprovalRequestSettings:
     return aws.settings(C.DURABLE)
 
 
 @pytest.fixture
-def repo(cfg: Settings) -> JobsRepository:
+def repo(cfg: ApprovalRequestSettings) -> JobsRepository:
     return JobsRepository(cfg.jobs_table)
 
 
@@ -56,7 +56,7 @@ def test_layout_finds_a_file_name_whose_archive_key_would_be_too_long() -> None:
 
 
 def test_an_upload_whose_archive_key_would_be_too_long_fails_at_extract(
-    aws: Any, cfg: Settings, repo: JobsRepository
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository
 ) -> None:
     key = long_name_key(960)  # a valid upload key (968 bytes); archive/<job id>/<name> would not be
     ref = upload(aws, key, csv_bytes(rows=5))
@@ -77,7 +77,7 @@ def test_an_upload_whose_archive_key_would_be_too_long_fails_at_extract(
 
 
 def test_finalize_archives_the_source_before_it_publishes(
-    aws: Any, cfg: Settings, repo: JobsRepository
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository
 ) -> None:
     ref = upload(aws, "uploads/order.csv", csv_bytes(rows=20))
     job_id = identity.job_id(ref)
@@ -94,7 +94,7 @@ def test_finalize_archives_the_source_before_it_publishes(
 
 
 def test_a_publish_cut_short_is_taken_back_when_the_job_fails(
-    aws: Any, cfg: Settings, repo: JobsRepository, no_backoff: list[float]
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository, no_backoff: list[float]
 ) -> None:
     """The outputs are copied to processed/ but the COMPLETED write keeps failing: the workflow gives
     up and records FAILED, and consumers must not see the half-committed output."""
@@ -114,7 +114,7 @@ def test_a_publish_cut_short_is_taken_back_when_the_job_fails(
 
 
 def test_a_retried_approval_request_delivers_a_decision_recorded_meanwhile(
-    aws: Any, cfg: Settings, repo: JobsRepository, monkeypatch: pytest.MonkeyPatch
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Step Functions retried the approval task: it waits on a new token. A decision recorded while the
     old token was current must reach the new one, or the approved job would wait until it expires."""
@@ -138,7 +138,7 @@ def test_a_retried_approval_request_delivers_a_decision_recorded_meanwhile(
 
 
 def test_a_retried_approval_request_while_waiting_only_follows_the_new_token(
-    aws: Any, cfg: Settings, monkeypatch: pytest.MonkeyPatch
+    aws: Any, cfg: ApprovalRequestSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent: list[Any] = []
     monkeypatch.setattr(callbacks, "send_decision", lambda *a: sent.append(a))

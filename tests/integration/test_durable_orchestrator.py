@@ -103,7 +103,7 @@ def test_approved_job_is_published_and_source_archived(aws: Any, harness: Durabl
     job = repo(aws).get(job_id)
     assert job.status == JobStatus.COMPLETED
     assert job.decision is not None
-    assert job.decision["approved"] is True
+    assert job.decision.approved is True
     out = aws.output_bucket(WORKFLOW)
     assert keys(aws, out, "processed/") == [
         f"processed/{job_id}/{n}" for n in ("manifest.json", "records.jsonl", "rejects.jsonl")
@@ -124,7 +124,7 @@ def test_reject_ends_job_rejected_not_failed(aws: Any, harness: DurableHarness) 
     assert '"REJECTED"' in result.result
     job = repo(aws).get(job_id)
     assert job.status == JobStatus.REJECTED
-    assert job.decision["reason"] == "totals do not match the ledger"
+    assert job.decision.reason == "totals do not match the ledger"
     assert keys(aws, aws.output_bucket(WORKFLOW)) == []  # nothing published, staging cleaned
     assert keys(aws, aws.raw_bucket(WORKFLOW)) == [f"archive/{job_id}/reject-me.csv"]
 

@@ -13,7 +13,7 @@ from etl_aws import identity, steps
 from etl_aws.config import Settings
 from etl_aws.errors import InvalidTransition
 from etl_aws.jobs import JobsRepository
-from etl_aws.models import Decision, JobStatus, ObjectRef, Outcome
+from etl_aws.models import Decision, DecisionRecord, JobStatus, ObjectRef, Outcome
 from tests.integration.etl_aws_support import (
     Crash,
     csv_bytes,
@@ -79,7 +79,7 @@ def test_approval_publishes_the_staged_outputs_and_archives_the_source(
     job = repo.get(job_id)
     assert job.status == JobStatus.COMPLETED
     assert job.finalized_at
-    assert job.decision == APPROVAL.model_dump(mode="json")
+    assert job.decision == DecisionRecord(**APPROVAL.model_dump())
     assert job.outputs == done.outputs
 
 
@@ -92,9 +92,8 @@ def test_approval_recorded_first_by_the_approval_service_is_published_the_same(
     done = steps.finalize(job_id, Outcome.APPROVED, APPROVAL, cfg=cfg)
 
     assert done.status == JobStatus.COMPLETED
-    assert repo.get(job_id).decision == APPROVAL.model_copy(update={"via": "review_link"}).model_dump(
-        mode="json"
-    )
+    reviewed = APPROVAL.model_copy(update={"via": "review_link"})
+    assert repo.get(job_id).decision == DecisionRecord(**reviewed.model_dump())
 
 
 @pytest.mark.parametrize(
@@ -124,7 +123,7 @@ def test_rejection_or_expiry_publishes_nothing_and_marks_the_job(
     job = repo.get(job_id)
     assert job.status == status
     assert job.finalized_at
-    assert job.decision == (decision.model_dump(mode="json") if decision else None)
+    assert job.decision == (DecisionRecord(**decision.model_dump()) if decision else None)
     assert job.error is None
 
 

@@ -210,7 +210,8 @@ def test_the_first_decision_is_recorded_with_who_when_why_and_how(repo: JobsRepo
 
     assert recorded
     assert job.status == JobStatus.APPROVED
-    assert job.decision == {
+    assert job.decision is not None
+    assert job.decision.model_dump() == {
         "approved": True,
         "reviewer": "arn:aws:iam::123456789012:user/alice",
         "reason": "looks right",
@@ -229,7 +230,7 @@ def test_the_same_decision_again_is_a_repeat_not_a_second_record(repo: JobsRepos
     assert not recorded
     assert job.status == JobStatus.REJECTED
     assert job.decision is not None
-    assert job.decision["reviewer"] == "bob"
+    assert job.decision.reviewer == "bob"
 
 
 def test_a_conflicting_decision_after_the_first_is_refused(repo: JobsRepository) -> None:

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConn
 
 from etl_aws import contract as C
 from etl_aws import identity, steps, tokens
-from etl_aws.config import Settings
+from etl_aws.config import ApprovalRequestSettings
 from etl_aws.errors import FileRejected, InvalidTransition, TransientError
 from etl_aws.jobs import JobsRepository
 from etl_aws.models import Decision, JobStatus, ObjectRef, Outcome, StartRequest
@@ -47,16 +47,16 @@ def _models_parsed_once() -> Iterator[None]:
 
 
 @pytest.fixture
-def cfg(aws: Any) -> Settings:
+def cfg(aws: Any) -> ApprovalRequestSettings:
     return aws.settings(C.DURABLE)
 
 
 @pytest.fixture
-def repo(cfg: Settings) -> JobsRepository:
+def repo(cfg: ApprovalRequestSettings) -> JobsRepository:
     return JobsRepository(cfg.jobs_table)
 
 
-def everything(aws: Any, cfg: Settings, ref: ObjectRef) -> dict[str, Any]:
+def everything(aws: Any, cfg: ApprovalRequestSettings, ref: ObjectRef) -> dict[str, Any]:
     """What a step leaves behind: the current objects of both buckets and the job item, secrets included."""
     state: dict[str, Any] = {bucket: objects(aws, bucket) for bucket in (ref.bucket, cfg.output_bucket)}
     table = aws.session.resource("dynamodb").Table(cfg.jobs_table)
@@ -68,7 +68,7 @@ def everything(aws: Any, cfg: Settings, ref: ObjectRef) -> dict[str, Any]:
 
 
 def test_steps_carry_references_and_counts_from_upload_to_approval(
-    aws: Any, cfg: Settings, repo: JobsRepository
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository
 ) -> None:
     body = csv_bytes(rows=200, bad_ratio=0.05)
     ref = upload(aws, "uploads/2024/sales.csv", body)
@@ -119,7 +119,7 @@ def test_steps_carry_references_and_counts_from_upload_to_approval(
         assert serialized_size(result) < MAX_RESULT_BYTES
 
 
-def test_step_results_stay_small_for_the_longest_keys(aws: Any, cfg: Settings) -> None:
+def test_step_results_stay_small_for_the_longest_keys(aws: Any, cfg: ApprovalRequestSettings) -> None:
     key = "uploads/" + "/".join(["très-long-dossier"] * 30) + "/" + "é" * 200 + ".csv"
     assert len(key.encode()) <= 1024
     ref = upload(aws, key, csv_bytes(rows=2000, bad_ratio=0.2))
@@ -135,7 +135,7 @@ def test_step_results_stay_small_for_the_longest_keys(aws: Any, cfg: Settings) -
 # ---- idempotence ----------------------------------------------------------------------------------
 
 
-def _steps(cfg: Settings, ref: ObjectRef) -> list[tuple[str, Callable[[Any], Any]]]:
+def _steps(cfg: ApprovalRequestSettings, ref: ObjectRef) -> list[tuple[str, Callable[[Any], Any]]]:
     request = start_request(ref)
     return [
         ("extract", lambda _: steps.extract(request, cfg)),
@@ -146,7 +146,9 @@ def _steps(cfg: Settings, ref: ObjectRef) -> list[tuple[str, Callable[[Any], Any
     ]
 
 
-def test_every_step_run_twice_gives_the_same_result_objects_and_record(aws: Any, cfg: Settings) -> None:
+def test_every_step_run_twice_gives_the_same_result_objects_and_record(
+    aws: Any, cfg: ApprovalRequestSettings
+) -> None:
     ref = upload(aws, "uploads/twice.csv", csv_bytes())
     queue = subscribe_queue(aws)
     previous: Any = None
@@ -171,7 +173,12 @@ def test_every_step_run_twice_gives_the_same_result_objects_and_record(aws: Any,
     ],
 )
 def test_a_step_crashed_half_way_completes_when_run_again(
-    aws: Any, cfg: Settings, monkeypatch: pytest.MonkeyPatch, step_name: str, operation: str, on_call: int
+    aws: Any,
+    cfg: ApprovalRequestSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    step_name: str,
+    operation: str,
+    on_call: int,
 ) -> None:
     crashed_ref = upload(aws, "uploads/crash/data.csv", csv_bytes())
     clean_ref = upload(aws, "uploads/clean/data.csv", csv_bytes())
@@ -193,7 +200,7 @@ def test_a_step_crashed_half_way_completes_when_run_again(
 
 
 def test_transform_run_again_after_it_finished_does_not_read_the_source_again(
-    aws: Any, cfg: Settings, monkeypatch: pytest.MonkeyPatch
+    aws: Any, cfg: ApprovalRequestSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A transform that timed out after recording its result must not redo (and time out on) the file."""
     ref = upload(aws, "uploads/big-enough.csv", csv_bytes())
@@ -222,7 +229,7 @@ def test_transform_run_again_after_it_finished_does_not_read_the_source_again(
     ],
 )
 def test_a_file_refused_by_etl_core_ends_the_job_failed_with_the_reason_and_keeps_the_source(
-    aws: Any, cfg: Settings, repo: JobsRepository, body: bytes, code: str
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository, body: bytes, code: str
 ) -> None:
     ref = upload(aws, "uploads/bad file.csv", body)
     request = start_request(ref)
@@ -243,7 +250,7 @@ def test_a_file_refused_by_etl_core_ends_the_job_failed_with_the_reason_and_keep
 
 
 def test_a_file_error_past_the_head_check_fails_the_job_in_transform_leaving_nothing_staged(
-    aws: Any, cfg: Settings, repo: JobsRepository
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository
 ) -> None:
     body = csv_bytes(rows=3000, bad_ratio=0) + "3001,café,x@y,2024-01-01,1,1,1\n".encode("latin-1")
     assert len(body) > 128 * 1024
@@ -275,7 +282,7 @@ def test_a_file_error_past_the_head_check_fails_the_job_in_transform_leaving_not
 
 
 def test_a_file_over_the_size_limit_is_refused_before_reading_it(
-    aws: Any, cfg: Settings, repo: JobsRepository, monkeypatch: pytest.MonkeyPatch
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ref = upload(aws, "uploads/huge.csv", csv_bytes(rows=100))
     small_limit = cfg.model_copy(update={"max_file_bytes": 1000})
@@ -291,7 +298,9 @@ def test_a_file_over_the_size_limit_is_refused_before_reading_it(
     assert repo.get(identity.job_id(ref)).status == JobStatus.FAILED
 
 
-def test_a_source_gone_before_extract_fails_the_job(aws: Any, cfg: Settings, repo: JobsRepository) -> None:
+def test_a_source_gone_before_extract_fails_the_job(
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository
+) -> None:
     ref = upload(aws, "uploads/deleted.csv", csv_bytes())
     aws.client("s3").delete_object(Bucket=ref.bucket, Key=ref.key, VersionId=ref.version_id)
 
@@ -324,7 +333,12 @@ TRANSIENT = {
 
 @pytest.mark.parametrize(("step_name", "operation", "error"), TRANSIENT.values(), ids=TRANSIENT.keys())
 def test_transient_aws_errors_become_transient_error_and_a_retry_completes(
-    aws: Any, cfg: Settings, monkeypatch: pytest.MonkeyPatch, step_name: str, operation: str, error: Exception
+    aws: Any,
+    cfg: ApprovalRequestSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    step_name: str,
+    operation: str,
+    error: Exception,
 ) -> None:
     ref = upload(aws, "uploads/flaky.csv", csv_bytes(rows=50))
     previous: Any = None
@@ -343,7 +357,9 @@ def test_transient_aws_errors_become_transient_error_and_a_retry_completes(
     assert previous.job_id == identity.job_id(ref)
 
 
-def test_dynamodb_throttling_is_transient(aws: Any, cfg: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dynamodb_throttling_is_transient(
+    aws: Any, cfg: ApprovalRequestSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ref = upload(aws, "uploads/throttled.csv", csv_bytes(rows=20))
     throttled = client_error("ProvisionedThroughputExceededException", 400, "UpdateItem")
 
@@ -354,7 +370,7 @@ def test_dynamodb_throttling_is_transient(aws: Any, cfg: Settings, monkeypatch: 
 
 
 def test_sns_throttling_in_request_approval_is_transient_and_a_retry_notifies(
-    aws: Any, cfg: Settings, monkeypatch: pytest.MonkeyPatch
+    aws: Any, cfg: ApprovalRequestSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     queue = subscribe_queue(aws)
     _, _, loaded = run_to_loaded(cfg, upload(aws, "uploads/n.csv", csv_bytes(rows=20)))
@@ -371,7 +387,7 @@ def test_sns_throttling_in_request_approval_is_transient_and_a_retry_notifies(
 
 @pytest.mark.parametrize("code", ["AccessDenied", "NoSuchBucket", "InvalidObjectState"])
 def test_permanent_aws_errors_are_raised_as_they_are(
-    aws: Any, cfg: Settings, repo: JobsRepository, monkeypatch: pytest.MonkeyPatch, code: str
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository, monkeypatch: pytest.MonkeyPatch, code: str
 ) -> None:
     ref = upload(aws, "uploads/denied.csv", csv_bytes(rows=20))
     extracted = steps.extract(start_request(ref), cfg)
@@ -389,7 +405,7 @@ def test_permanent_aws_errors_are_raised_as_they_are(
 
 
 def test_request_approval_stores_only_a_hash_of_the_token_it_mails(
-    aws: Any, cfg: Settings, repo: JobsRepository
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository
 ) -> None:
     queue = subscribe_queue(aws)
     requested = run_to_pending(cfg, upload(aws, "uploads/review me.csv", csv_bytes()), CALLBACK)
@@ -413,7 +429,7 @@ def test_request_approval_stores_only_a_hash_of_the_token_it_mails(
 
 
 def test_request_approval_run_again_with_a_new_task_token_waits_on_the_new_one(
-    aws: Any, cfg: Settings, repo: JobsRepository
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository
 ) -> None:
     """A retried Step Functions task gets a new task token: the decision must reach the one that waits."""
     queue = subscribe_queue(aws)
@@ -428,7 +444,7 @@ def test_request_approval_run_again_with_a_new_task_token_waits_on_the_new_one(
 
 
 def test_request_approval_crashed_after_mailing_mails_a_fresh_link_that_works(
-    aws: Any, cfg: Settings, repo: JobsRepository, monkeypatch: pytest.MonkeyPatch
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     queue = subscribe_queue(aws)
     _, _, loaded = run_to_loaded(cfg, upload(aws, "uploads/crashy.csv", csv_bytes()))
@@ -445,7 +461,7 @@ def test_request_approval_crashed_after_mailing_mails_a_fresh_link_that_works(
     assert repo.get(loaded.job_id).notified_at
 
 
-def test_request_approval_before_load_is_refused(aws: Any, cfg: Settings) -> None:
+def test_request_approval_before_load_is_refused(aws: Any, cfg: ApprovalRequestSettings) -> None:
     ref = upload(aws, "uploads/early.csv", csv_bytes(rows=10))
     extracted = steps.extract(start_request(ref), cfg)
 
@@ -460,7 +476,7 @@ def test_request_approval_before_load_is_refused(aws: Any, cfg: Settings) -> Non
 
 @pytest.mark.parametrize("event_has_version", [True, False], ids=["versioned-event", "event-without-version"])
 def test_a_reupload_while_a_job_runs_does_not_change_its_output(
-    aws: Any, cfg: Settings, repo: JobsRepository, event_has_version: bool
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository, event_has_version: bool
 ) -> None:
     first_body = csv_bytes(rows=100, seed=1)
     second_body = csv_bytes(rows=300, seed=2)
@@ -494,7 +510,9 @@ AWKWARD_KEYS = [
 
 
 @pytest.mark.parametrize("key", AWKWARD_KEYS)
-def test_awkward_keys_go_from_notification_to_published_output(aws: Any, cfg: Settings, key: str) -> None:
+def test_awkward_keys_go_from_notification_to_published_output(
+    aws: Any, cfg: ApprovalRequestSettings, key: str
+) -> None:
     from etl_aws import events
 
     body = csv_bytes(rows=30)
@@ -521,7 +539,9 @@ def test_awkward_keys_go_from_notification_to_published_output(aws: Any, cfg: Se
     assert len(published) == 3
 
 
-def test_register_creates_the_job_once_for_a_redelivered_event(aws: Any, cfg: Settings) -> None:
+def test_register_creates_the_job_once_for_a_redelivered_event(
+    aws: Any, cfg: ApprovalRequestSettings
+) -> None:
     ref = upload(aws, "uploads/registered.csv", csv_bytes(rows=5))
     job_id = identity.job_id(ref)
 

@@ -135,7 +135,7 @@ def check_invariants(aws: Any, workflow: str, job_id: str, ref: ObjectRef, where
     assert ref.version_id not in versions(aws, ref.bucket, ref.key), where
     assert [h.status for h in job.history].count(JobStatus.APPROVED) == 1, where
     assert job.decision is not None
-    assert job.decision["approved"] is True, where
+    assert job.decision.approved is True, where
 
 
 def check_nothing_published_elsewhere(aws: Any, workflow: str, completed: set[str]) -> None:

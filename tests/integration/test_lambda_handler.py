@@ -8,12 +8,12 @@ import json
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from etl_aws import config
 from etl_aws import contract as C
 from etl_aws.handler import lambda_handler
 from etl_aws.observability import metrics
+from etl_local.resources import env_for
 
 SECRET = "task-token-that-must-not-be-logged-0123456789"
 
@@ -31,7 +31,7 @@ class Context:
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> Any:
     def set_env(**values: str) -> None:
-        for name in (C.ENV_JOBS_TABLE, C.ENV_WORKFLOW):
+        for name in {n for model in config.FUNCTION_SETTINGS.values() for n in model.env_names()}:
             monkeypatch.delenv(name, raising=False)
         for name, value in values.items():
             monkeypatch.setenv(name, value)
@@ -45,13 +45,53 @@ def test_a_bad_environment_fails_before_the_handler_runs(env: Any) -> None:
     env(**{C.ENV_JOBS_TABLE: "jobs", C.ENV_WORKFLOW: "airflow"})
     ran: list[Any] = []
 
-    @lambda_handler
+    @lambda_handler(settings=config.JobSettings)
     def handler(event: Any, context: Any) -> None:
         ran.append(event)
 
-    with pytest.raises(ValidationError, match="workflow must be one of"):
+    with pytest.raises(config.SettingsError, match=f"{C.ENV_WORKFLOW}: workflow must be one of"):
         handler({}, Context())
     assert ran == []
+
+
+STACK = {
+    "jobs_table": "jobs",
+    "topic_arn": "arn:aws:sns:us-east-1:123456789012:approvals",
+    "pipelines": {w: {"output_bucket": f"{w}-out"} for w in C.WORKFLOWS},
+}
+ORCHESTRATORS = {
+    "durable-starter": "arn:aws:lambda:us-east-1:123456789012:function:durable-orchestrator:live",
+    "sfn-starter": "arn:aws:states:us-east-1:123456789012:stateMachine:etl",
+}
+REQUIRED = [
+    (spec, name)
+    for spec in C.FUNCTIONS
+    for name, required in config.FUNCTION_SETTINGS[spec.key].env_names().items()
+    if required
+]
+
+
+@pytest.mark.parametrize(("spec", "variable"), REQUIRED, ids=[f"{s.key}-{v}" for s, v in REQUIRED])
+def test_a_missing_required_variable_fails_the_first_invocation_naming_it(
+    env: Any, spec: C.FunctionSpec, variable: str
+) -> None:
+    """The real entry point, deployed without one variable it requires: the first invocation fails with
+    the variable's name before the handler reads its event (an empty event would fail otherwise)."""
+    deployed = env_for(STACK, spec.key, orchestrator_arn=ORCHESTRATORS.get(spec.key, ""))
+    env(**{name: value for name, value in deployed.items() if name != variable})
+    module, name = spec.handler.rsplit(".", 1)
+    handler = getattr(importlib.import_module(module), name)
+
+    with pytest.raises(config.SettingsError, match=rf"environment: {variable}: required and not set") as err:
+        handler({}, Context())
+    assert ";" not in str(err.value), "the only problem reported is the missing variable"
+
+
+def test_an_entry_point_that_is_no_contract_function_is_refused_at_import() -> None:
+    def handler(event: Any, context: Any) -> None: ...
+
+    with pytest.raises(LookupError, match="not the handler of any function"):
+        lambda_handler(handler)
 
 
 def test_the_event_is_not_logged_even_with_log_event_on(
@@ -60,7 +100,7 @@ def test_the_event_is_not_logged_even_with_log_event_on(
     env(**{C.ENV_JOBS_TABLE: "jobs"})
     monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
 
-    @lambda_handler
+    @lambda_handler(settings=config.FunctionSettings)
     def handler(event: Any, context: Any) -> str:
         return "done"
 
@@ -73,7 +113,7 @@ def test_recorded_metrics_are_flushed_even_when_the_handler_fails(
 ) -> None:
     env(**{C.ENV_JOBS_TABLE: "jobs"})
 
-    @lambda_handler
+    @lambda_handler(settings=config.FunctionSettings)
     def handler(event: Any, context: Any) -> None:
         metrics.add_metric(name="Probe", unit="Count", value=1)
         raise RuntimeError("boom")
@@ -91,7 +131,7 @@ def test_nothing_is_printed_for_metrics_when_none_were_recorded(
 ) -> None:
     env(**{C.ENV_JOBS_TABLE: "jobs"})
 
-    @lambda_handler
+    @lambda_handler(settings=config.FunctionSettings)
     def handler(event: Any, context: Any) -> int:
         return 1
 
@@ -107,6 +147,7 @@ def test_every_function_handler_wears_lambda_handler(spec: C.FunctionSpec) -> No
     handler = getattr(importlib.import_module(module), name)
 
     assert getattr(handler, "wired_by", None) is lambda_handler
+    assert handler.settings_model is config.FUNCTION_SETTINGS[spec.key]
     assert handler.__wrapped__.__code__.co_filename.endswith(module.replace(".", "/") + ".py")
 
 

@@ -68,7 +68,7 @@ def comparable(job: Job) -> dict[str, Any]:
         "columns": job.summary.get("columns"),
         "samples": job.summary.get("samples"),
         "error": job.error,
-        "decision_approved": (job.decision or {}).get("approved"),
+        "decision_approved": job.decision.approved if job.decision else None,
         "statuses": [h.status for h in job.history],
     }
 

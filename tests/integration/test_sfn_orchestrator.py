@@ -73,7 +73,7 @@ def test_approved_job_is_published_in_six_transitions(sfn: SfnPipeline) -> None:
     assert_archived(sfn, run)
     assert lines(sfn, run.job.outputs["records"]) == run.job.counts["valid"] == 190
     assert run.job.decision
-    assert run.job.decision["reviewer"] == sfn_harness.APPROVE.reviewer
+    assert run.job.decision.reviewer == sfn_harness.APPROVE.reviewer
     run.assert_payloads_within()
     token = sfn.jobs().approval_secrets(run.job_id).callback_token
     assert token
@@ -87,7 +87,7 @@ def test_reject_ends_job_rejected_and_the_execution_succeeds(sfn: SfnPipeline) -
     assert run.job.status == JobStatus.REJECTED
     assert run.output["status"] == "REJECTED"
     assert run.job.decision
-    assert run.job.decision["reason"] == REJECT.reason
+    assert run.job.decision.reason == REJECT.reason
     assert run.states_entered() == REJECTED_PATH
     assert run.transitions() == 6
     assert_nothing_published(sfn)
@@ -179,8 +179,8 @@ def test_decision_sent_straight_to_the_execution_is_recorded_with_the_job(sfn: S
 
     assert run.job.status == JobStatus.COMPLETED
     assert run.job.decision
-    assert run.job.decision["approved"] is True
-    assert run.job.decision["reviewer"] == sfn_harness.APPROVE.reviewer
+    assert run.job.decision.approved is True
+    assert run.job.decision.reviewer == sfn_harness.APPROVE.reviewer
     assert_published(sfn, run)
 
 

@@ -87,7 +87,7 @@ class Starter:
     """One workflow's starter function, its settings, and what it has started."""
 
     workflow: str
-    cfg: config.Settings
+    cfg: config.StarterSettings
     handler: Callable[[dict[str, Any], Any], dict[str, Any]]
     stack: Any
     durable: DurableStarts | None = None
@@ -152,11 +152,15 @@ def starter(request: pytest.FixtureRequest, aws: Any) -> Starter:
 
         durable = DurableStarts()
         durable.install()
-        cfg = config.Settings.from_env(env_for(aws.resources, workflow, orchestrator_arn=ORCHESTRATOR_ALIAS))
+        cfg = config.DurableStarterSettings.from_env(
+            env_for(aws.resources, "durable-starter", orchestrator_arn=ORCHESTRATOR_ALIAS)
+        )
         return Starter(workflow, cfg, handler, aws, durable)
     from etl_sfn.starter import handler as sfn_handler
 
-    cfg = config.Settings.from_env(env_for(aws.resources, workflow, orchestrator_arn=_state_machine(aws)))
+    cfg = config.SfnStarterSettings.from_env(
+        env_for(aws.resources, "sfn-starter", orchestrator_arn=_state_machine(aws))
+    )
     return Starter(workflow, cfg, sfn_handler, aws)
 
 

@@ -282,23 +282,26 @@ def _variables(root: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("root", list(TRANSFORM_TIMEOUTS))
 def test_job_limit_defaults_are_the_contract_defaults_the_settings_use(root: str) -> None:
-    from etl_aws.config import Settings
+    from etl_aws.config import DurableOrchestratorSettings, SfnApprovalTaskSettings
 
-    variables, settings = _variables(root), Settings(jobs_table="jobs")
-
-    assert (
-        variables["max_file_bytes"]["default"] == contract.DEFAULT_MAX_FILE_BYTES == settings.max_file_bytes
-    )
-    assert (
-        variables["job_retention_days"]["default"]
-        == contract.DEFAULT_RETENTION_DAYS
-        == settings.retention_days
-    )
-    assert (
-        variables["approval_timeout_seconds"]["default"]
-        == contract.DEFAULT_APPROVAL_TIMEOUT_SECONDS
-        == settings.approval_timeout_seconds
-    )
+    variables = _variables(root)
+    for model in (DurableOrchestratorSettings, SfnApprovalTaskSettings):
+        fields = model.model_fields
+        assert (
+            variables["max_file_bytes"]["default"]
+            == contract.DEFAULT_MAX_FILE_BYTES
+            == fields["max_file_bytes"].default
+        )
+        assert (
+            variables["job_retention_days"]["default"]
+            == contract.DEFAULT_RETENTION_DAYS
+            == fields["retention_days"].default
+        )
+        assert (
+            variables["approval_timeout_seconds"]["default"]
+            == contract.DEFAULT_APPROVAL_TIMEOUT_SECONDS
+            == fields["approval_timeout_seconds"].default
+        )
 
 
 @pytest.mark.parametrize(("root", "timeout"), list(TRANSFORM_TIMEOUTS.items()))

@@ -45,6 +45,8 @@ module "approval_api" {
   log_retention_days = var.log_retention_days
   stage_name         = var.api_stage_name
 
+  reject_reason_required = var.reject_reason_required
+
   jobs_table_name       = module.storage.jobs_table_name
   jobs_table_arn        = module.storage.jobs_table_arn
   jobs_status_index_arn = module.storage.jobs_status_index_arn

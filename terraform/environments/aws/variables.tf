@@ -99,6 +99,12 @@ variable "approval_timeout_seconds" {
   }
 }
 
+variable "reject_reason_required" {
+  description = "Whether an operator's rejection through the approval API must give a reason; false accepts the seed article's reject calls without one."
+  type        = bool
+  default     = true
+}
+
 variable "execution_timeout_seconds" {
   description = "Durable execution timeout; must exceed approval_timeout_seconds so an expiry is handled by the workflow, not killed."
   type        = number

@@ -9,7 +9,8 @@ locals {
 
   environment = {
     "approval-api" = {
-      ETL_JOBS_TABLE = var.jobs_table_name
+      ETL_JOBS_TABLE             = var.jobs_table_name
+      ETL_REJECT_REASON_REQUIRED = tostring(var.reject_reason_required)
     }
   }
 

@@ -127,6 +127,12 @@ variable "throttling_burst_limit" {
   }
 }
 
+variable "reject_reason_required" {
+  description = "Whether an operator's rejection must give a reason (ETL_REJECT_REASON_REQUIRED). false accepts the seed article's reject calls without one; a reviewer's review-link rejection is unaffected."
+  type        = bool
+  default     = true
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

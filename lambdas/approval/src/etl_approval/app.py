@@ -234,7 +234,7 @@ def review_decide(
         lease_seconds=send_lease(),
     )
     if _wants_html():
-        decided = approval.DecisionView.of(job)
+        decided = job.decision
         assert decided is not None
         return _html(200, review_page.result_page(job.job_id, decided, created))
     return _json(200, ReviewDecisionResponse.of(job, created).model_dump(mode="json"))

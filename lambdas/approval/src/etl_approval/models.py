@@ -6,9 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from etl_aws.approval import DecisionView
 from etl_aws.jobs import Job
-from etl_aws.models import JobStatus
+from etl_aws.models import DecisionRecord, JobStatus
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -88,13 +87,13 @@ class DecisionResponse(BaseModel):
 
     job_id: str
     status: JobStatus
-    decision: DecisionView
+    decision: DecisionRecord
     created: bool = Field(description="True for the request that recorded the decision, False for a repeat.")
     callback_sent: bool = Field(description="True once the waiting workflow has been given the decision.")
 
     @classmethod
     def of(cls, job: Job, created: bool) -> DecisionResponse:
-        decision = DecisionView.of(job)
+        decision = job.decision
         assert decision is not None, "a decided job has a decision"
         return cls(
             job_id=job.job_id,
@@ -117,7 +116,7 @@ class ReviewDecisionResponse(BaseModel):
 
     @classmethod
     def of(cls, job: Job, created: bool) -> ReviewDecisionResponse:
-        decision = DecisionView.of(job)
+        decision = job.decision
         assert decision is not None, "a decided job has a decision"
         return cls(
             job_id=job.job_id,

@@ -11,7 +11,8 @@ import hashlib
 import html
 from typing import Any
 
-from etl_aws.approval import DecisionView, ReviewView
+from etl_aws.approval import ReviewView
+from etl_aws.models import DecisionRecord
 
 _CSS = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f5f6f8;color:#1d2330}
@@ -95,7 +96,7 @@ def _samples(columns: list[str], samples: list[dict[str, Any]]) -> str:
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-def _decision_text(decision: DecisionView) -> str:
+def _decision_text(decision: DecisionRecord) -> str:
     outcome = "approved" if decision.approved else "rejected"
     parts = [f"<p>This file was <b>{e(outcome)}</b>"]
     if decision.decided_at:
@@ -150,7 +151,7 @@ def decided_page(view: ReviewView) -> str:
     return _page("Already decided", "<h1>Already decided</h1>" + body)
 
 
-def result_page(job_id: str, decision: DecisionView, created: bool) -> str:
+def result_page(job_id: str, decision: DecisionRecord, created: bool) -> str:
     """The page after a decision was posted."""
     title = "Approved" if decision.approved else "Rejected"
     if decision.approved:
@@ -167,7 +168,7 @@ def result_page(job_id: str, decision: DecisionView, created: bool) -> str:
     return _page(title, body)
 
 
-def message_page(title: str, message: str, decision: DecisionView | None = None) -> str:
+def message_page(title: str, message: str, decision: DecisionRecord | None = None) -> str:
     """A page that explains why nothing happened (invalid, expired or used link; a bad form)."""
     extra = f'<div class="notice">{_decision_text(decision)}</div>' if decision is not None else ""
     return _page(title, f"<h1>{e(title)}</h1><p>{e(message)}</p>{extra}")

@@ -24,7 +24,7 @@ from aws_durable_execution_sdk_python.retries import (
 )
 
 from etl_aws import steps
-from etl_aws.config import settings
+from etl_aws.config import DurableOrchestratorSettings, settings
 from etl_aws.errors import STEP_RETRY, TransientError
 from etl_aws.handler import lambda_handler
 from etl_aws.models import (
@@ -65,7 +65,7 @@ def parse_decision(raw: Any) -> Decision:
 
 def run(request: StartRequest, context: DurableContext) -> dict[str, Any]:
     """The workflow. Returns the final job status; a failed job fails the execution."""
-    cfg = settings()
+    cfg = settings(DurableOrchestratorSettings)
     job_id = request.job_id
     context.set_logger(logger)
     context.logger.info("workflow started", extra={"job_id": job_id})

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from etl_aws import steps
-from etl_aws.config import settings
+from etl_aws.config import SfnApprovalTaskSettings, SfnTaskSettings, settings
 from etl_aws.handler import lambda_handler
 from etl_aws.models import Decision, Extracted, Loaded, Outcome, StartRequest, Transformed, small
 
@@ -60,19 +60,19 @@ class FinalizeTask(_Event):
 @lambda_handler
 def extract_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """StartRequest → Extracted."""
-    return small(steps.extract(StartRequest.model_validate(event), settings()))
+    return small(steps.extract(StartRequest.model_validate(event), settings(SfnTaskSettings)))
 
 
 @lambda_handler
 def transform_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Extracted → Transformed."""
-    return small(steps.transform(Extracted.model_validate(event), settings()))
+    return small(steps.transform(Extracted.model_validate(event), settings(SfnTaskSettings)))
 
 
 @lambda_handler
 def load_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Transformed → Loaded."""
-    return small(steps.load(Transformed.model_validate(event), settings()))
+    return small(steps.load(Transformed.model_validate(event), settings(SfnTaskSettings)))
 
 
 @lambda_handler
@@ -80,7 +80,9 @@ def request_approval_handler(event: dict[str, Any], context: LambdaContext) -> d
     """Store the task token and notify; the state machine then waits for the decision (SendTaskSuccess)."""
     task = ApprovalTask.model_validate(event)
     return small(
-        steps.request_approval(task.loaded, task.task_token, settings(), execution_arn=task.execution_arn)
+        steps.request_approval(
+            task.loaded, task.task_token, settings(SfnApprovalTaskSettings), execution_arn=task.execution_arn
+        )
     )
 
 
@@ -89,5 +91,5 @@ def finalize_handler(event: dict[str, Any], context: LambdaContext) -> dict[str,
     """End the job with the outcome of the state that called: COMPLETED, REJECTED, EXPIRED or FAILED."""
     task = FinalizeTask.model_validate(event)
     error = task.error.as_job_error() if task.error else None
-    done = steps.finalize(task.job_id, task.outcome, task.decision, error, settings())
+    done = steps.finalize(task.job_id, task.outcome, task.decision, error, settings(SfnTaskSettings))
     return small(done)

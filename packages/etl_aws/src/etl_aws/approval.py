@@ -16,7 +16,7 @@ import uuid
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from etl_aws import callbacks, tokens
 from etl_aws.config import settings
@@ -30,7 +30,7 @@ from etl_aws.errors import (
     transient_aware,
 )
 from etl_aws.jobs import ApprovalSecrets, Job, JobsRepository, now_iso
-from etl_aws.models import Decision, JobStatus
+from etl_aws.models import Decision, DecisionRecord, JobStatus
 from etl_aws.observability import bind_job, logger, metrics
 from etl_core.schema import MAX_SAMPLES
 
@@ -57,7 +57,7 @@ class ReviewLinkUsed(PipelineError):
 
     code = "already_decided"
 
-    def __init__(self, message: str, decision: DecisionView) -> None:
+    def __init__(self, message: str, decision: DecisionRecord) -> None:
         super().__init__(message)
         self.decision = decision
 
@@ -72,22 +72,6 @@ class InvalidCursor(PipelineError):
     code = "invalid_cursor"
 
 
-class DecisionView(BaseModel):
-    """A recorded decision, as the API shows it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    approved: bool
-    reviewer: str = ""
-    reason: str = ""
-    decided_at: str = ""
-    via: str = ""
-
-    @classmethod
-    def of(cls, job: Job) -> DecisionView | None:
-        return cls.model_validate(job.decision) if job.decision else None
-
-
 class ReviewView(BaseModel):
     """What the review page shows: enough to decide, nothing secret."""
 
@@ -99,7 +83,7 @@ class ReviewView(BaseModel):
     columns: list[str] = Field(default_factory=list)
     samples: list[dict[str, Any]] = Field(default_factory=list)
     expires_at: str | None = None
-    decision: DecisionView | None = None
+    decision: DecisionRecord | None = None
 
 
 def _repo() -> JobsRepository:
@@ -203,7 +187,7 @@ def decide(
         metrics.add_metric(name="DecisionsRecorded", unit="Count", value=1)
     logger.info(
         "decision recorded" if created else "decision repeated",
-        extra={"approved": bool((job.decision or {}).get("approved")), "via": via},
+        extra={"approved": job.decision is not None and job.decision.approved, "via": via},
     )
     lease = CALLBACK_LEASE_SECONDS if lease_seconds is None else lease_seconds
     if _needs_delivery(job) and _deliver(repo, job, lease):
@@ -216,7 +200,7 @@ def _refuse_spent_link(job: Job, approved: bool) -> None:
 
     An undecided job whose approval window closed is gone, whatever the request says.
     """
-    decided = DecisionView.of(job)
+    decided = job.decision
     if decided is None:
         if job.status == JobStatus.PENDING_APPROVAL and _expired(job.approval_expires_at):
             raise DecisionGone(f"the approval of job {job.job_id} expired at {job.approval_expires_at}")
@@ -277,9 +261,7 @@ def _send(repo: JobsRepository, job: Job) -> bool:
     if not secrets.callback_token:
         raise NotAwaitingDecision(f"job {job.job_id} has no waiting workflow to resume")
     try:
-        callbacks.send_decision(
-            secrets.workflow, secrets.callback_token, Decision.model_validate(job.decision)
-        )
+        callbacks.send_decision(secrets.workflow, secrets.callback_token, job.decision)
     except (DecisionGone, TransientError) as exc:
         return _settle(job, exc)
     return True
@@ -338,7 +320,7 @@ def _view_of(job: Job) -> ReviewView:
         columns=[str(c) for c in summary.get("columns", [])],
         samples=samples,
         expires_at=job.approval_expires_at,
-        decision=DecisionView.of(job),
+        decision=job.decision,
     )
 
 

@@ -36,7 +36,7 @@ DURABLE = "durable"
 STEP_FUNCTIONS = "sfn"
 WORKFLOWS = (DURABLE, STEP_FUNCTIONS)
 
-# Environment variables read by etl_aws.config.Settings ------------------------------------------
+# Environment variables read by the functions' settings (etl_aws.config) ---------------------------
 ENV_JOBS_TABLE = "ETL_JOBS_TABLE"
 ENV_OUTPUT_BUCKET = "ETL_OUTPUT_BUCKET"
 ENV_TOPIC_ARN = "ETL_TOPIC_ARN"
@@ -48,6 +48,7 @@ ENV_MAX_FILE_BYTES = "ETL_MAX_FILE_BYTES"
 ENV_RETENTION_DAYS = "ETL_RETENTION_DAYS"
 # Optional, approval API only: "false" lets an operator reject without a reason (default: one is required).
 ENV_REJECT_REASON_REQUIRED = "ETL_REJECT_REASON_REQUIRED"
+# Which of these each function reads, and which it requires: its model in etl_aws.config.FUNCTION_SETTINGS.
 
 # Limits of a job -------------------------------------------------------------------------------------
 # The transform streams a whole file within one Lambda invocation (a durable step cannot span two, and a
@@ -65,6 +66,31 @@ DEFAULT_APPROVAL_TIMEOUT_SECONDS = 24 * 3600
 # A job record (DynamoDB TTL, set when the job is created) must outlive the longest wait for a decision,
 # plus this margin for processing and for operators to see how the job ended.
 RETENTION_MARGIN_DAYS = 7
+
+# Deployment defaults ---------------------------------------------------------------------------------
+# The defaults of the settings, the local runtime and the cost model. Terraform cannot import them: its
+# variables' defaults are held equal to these by tests/terraform/test_contract_defaults.py.
+DEFAULT_REJECT_REASON_REQUIRED = True  # an operator's rejection must say why
+# Every function is invoked through this alias (a qualified ARN); each change publishes a version and
+# moves the alias to it. terraform/modules/lambda_function `alias_name`.
+FUNCTION_ALIAS = "live"
+# Memory (MB) of each function, by FUNCTIONS key: environments/aws step_, task_, starter_ and
+# approval_memory_size. The cost model prices a deployment's functions at these sizes.
+STEP_MEMORY_MB = 1024  # the functions that transform a file: the durable orchestrator, the SFN transform
+TASK_MEMORY_MB = 512
+STARTER_MEMORY_MB = 256
+APPROVAL_MEMORY_MB = 512
+DEFAULT_MEMORY_MB: dict[str, int] = {
+    "durable-orchestrator": STEP_MEMORY_MB,
+    "durable-starter": STARTER_MEMORY_MB,
+    "sfn-extract": TASK_MEMORY_MB,
+    "sfn-transform": STEP_MEMORY_MB,
+    "sfn-load": TASK_MEMORY_MB,
+    "sfn-request-approval": TASK_MEMORY_MB,
+    "sfn-finalize": TASK_MEMORY_MB,
+    "sfn-starter": STARTER_MEMORY_MB,
+    "approval-api": APPROVAL_MEMORY_MB,
+}
 
 
 def max_transform_bytes(timeout_seconds: int) -> int:
@@ -106,7 +132,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("sfn-request-approval", "etl_sfn.tasks.request_approval_handler", "sfn", _APPROVAL_STEP_ENV),
     FunctionSpec("sfn-finalize", "etl_sfn.tasks.finalize_handler", "sfn", _STEP_ENV),
     FunctionSpec("sfn-starter", "etl_sfn.starter.handler", "sfn", _STARTER_ENV),
-    FunctionSpec("approval-api", "etl_approval.app.handler", "approval", (ENV_JOBS_TABLE,)),
+    FunctionSpec(
+        "approval-api", "etl_approval.app.handler", "approval", (ENV_JOBS_TABLE, ENV_REJECT_REASON_REQUIRED)
+    ),
 )
 
 FUNCTIONS_BY_KEY = {f.key: f for f in FUNCTIONS}

@@ -93,7 +93,7 @@ def job_ended(job: Job, status: JobStatus, jobs_table: str) -> None:
 
 def approval_latency_seconds(job: Job) -> float | None:
     """Seconds from the reviewers' notification to the recorded decision; None without both."""
-    decided_at = (job.decision or {}).get("decided_at")
+    decided_at = job.decision.decided_at if job.decision else None
     if not job.notified_at or not decided_at:
         return None
     try:

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from etl_aws.dynamo import plain
-from etl_aws.models import TERMINAL, JobStatus
+from etl_aws.models import TERMINAL, DecisionRecord, JobStatus
 
 SECRET_ATTRIBUTES = ("callback_token", "review_token_hash")
 
@@ -42,7 +42,7 @@ class Job(BaseModel):
     output_bucket: str | None = None  # where `outputs` were published (set by finalize)
     retraction: dict[str, Any] | None = None  # who took the output back, when, why (`etl jobs unpublish`)
     error: dict[str, str] | None = None
-    decision: dict[str, Any] | None = None
+    decision: DecisionRecord | None = None
     cancelled: dict[str, str] | None = None  # who cancelled the job, when and why (`etl jobs cancel`)
     history: list[HistoryEntry] = Field(default_factory=list)
     execution_arn: str | None = None

@@ -238,12 +238,12 @@ class JobsRepository:
     def _explain_refused_decision(self, job_id: str, decision: Decision, now: str) -> Job:
         job = self.get(job_id)
         if job.decision is not None:
-            if bool(job.decision.get("approved")) == decision.approved and job.status != JobStatus.EXPIRED:
+            if job.decision.approved == decision.approved and job.status != JobStatus.EXPIRED:
                 return job
             if job.status == JobStatus.EXPIRED:
                 raise DecisionGone(f"job {job_id} expired before a decision reached it")
             raise DecisionConflict(
-                f"job {job_id} was already {'approved' if job.decision['approved'] else 'rejected'}"
+                f"job {job_id} was already {'approved' if job.decision.approved else 'rejected'}"
             )
         if job.status == JobStatus.PENDING_APPROVAL and (job.approval_expires_at or "") <= now:
             raise DecisionGone(f"the approval of job {job_id} expired at {job.approval_expires_at}")

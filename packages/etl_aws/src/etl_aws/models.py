@@ -137,6 +137,11 @@ class Decision(Model):
     via: Literal["iam", "review_link", "direct"] = "direct"
 
 
+class DecisionRecord(Decision):
+    """A decision as its job stores it (the jobs table's `decision`, written once, by the first decision)
+    and as the API shows it: the payload the waiting workflow was, or is being, sent."""
+
+
 class Finalized(Model):
     job_id: str
     status: JobStatus

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from etl_aws import clients, events, identity, job_metrics
 from etl_aws import contract as C
-from etl_aws.config import Settings, settings
+from etl_aws.config import StarterSettings, settings
 from etl_aws.jobs import JobsRepository, now_iso
 from etl_aws.models import ObjectRef, StartRequest
 from etl_aws.observability import logger
@@ -33,7 +33,7 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"  # a folder placeholder or an object outside uploads/
 
 
-def start_execution(request: StartRequest, cfg: Settings) -> bool:
+def start_execution(request: StartRequest, cfg: StarterSettings) -> bool:
     """Start the orchestrator for one job. Returns False when it was already started (a duplicate)."""
     payload = request.model_dump_json()
     try:
@@ -56,7 +56,7 @@ def start_execution(request: StartRequest, cfg: Settings) -> bool:
     return True
 
 
-def refuse_unsupported(ref: ObjectRef, job_id: str, cfg: Settings) -> None:
+def refuse_unsupported(ref: ObjectRef, job_id: str, cfg: StarterSettings) -> None:
     """Record the upload as a job that ended FAILED (unsupported_file_type); the object stays in place.
 
     Idempotent: a redelivered event finds the job already FAILED."""
@@ -66,7 +66,7 @@ def refuse_unsupported(ref: ObjectRef, job_id: str, cfg: Settings) -> None:
     refuse(repo, job_id, C.UNSUPPORTED_FILE_TYPE, message, {"finalized_at": now_iso()})
 
 
-def handle_object(ref: ObjectRef, cfg: Settings) -> Outcome:
+def handle_object(ref: ObjectRef, cfg: StarterSettings) -> Outcome:
     """Start a job for a CSV upload; give every other object a defined, logged outcome."""
     if events.is_upload(ref):
         job_id = identity.job_id(ref)
@@ -89,13 +89,13 @@ def handle_object(ref: ObjectRef, cfg: Settings) -> Outcome:
     return Outcome.SKIPPED
 
 
-def handle_batch(event: dict[str, Any], cfg: Settings | None = None) -> dict[str, Any]:
+def handle_batch(event: dict[str, Any], cfg: StarterSettings | None = None) -> dict[str, Any]:
     """Handle every message of the batch on its own; report the failed ones (ReportBatchItemFailures).
 
     A message that cannot be read is reported too, not dropped: SQS redelivers it until its receive count
     reaches the queue's maxReceiveCount, then moves it to the dead-letter queue, where an operator sees it.
     """
-    cfg = cfg or settings()
+    cfg = cfg or settings(StarterSettings)
     failures: list[dict[str, str]] = []
     outcomes = dict.fromkeys(Outcome, 0)
     for message in events.queue_messages(event):

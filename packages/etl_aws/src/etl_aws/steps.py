@@ -294,7 +294,7 @@ def _follow_new_token(repo: JobsRepository, job: Job, callback_token: str) -> No
     if job.decision is None or job.status not in (JobStatus.APPROVED, JobStatus.REJECTED):
         return
     repo.update(job.job_id, {"callback_token": callback_token}, only_if=[job.status])
-    callbacks.send_decision(secrets.workflow, callback_token, Decision.model_validate(job.decision))
+    callbacks.send_decision(secrets.workflow, callback_token, job.decision)
     repo.mark_callback_sent(job.job_id)
     logger.info("recorded decision delivered to the retried approval request")
 

@@ -177,8 +177,8 @@ class FunctionHost:
             self._state.wait_for(lambda: self._running == 0, timeout)
 
 
-def settings_of(function: HostedFunction) -> config.Settings:
+def settings_of(function: HostedFunction) -> config.FunctionSettings:
     """The function's own settings, from its environment variables alone (as in its own sandbox).
 
     Functions share this process, so nothing here touches os.environ: other threads read it."""
-    return config.Settings.from_env(dict(function.env))
+    return config.for_function(function.key, function.env)

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 
+from etl_aws import config
 from etl_aws import contract as C
 
 REGION = "us-east-1"
@@ -141,14 +142,27 @@ def provision(
 
 
 def env_for(
-    stack: dict, workflow: str, api_url: str = "http://127.0.0.1:8080", orchestrator_arn: str = ""
-) -> dict:
-    """The environment variables a function of `workflow` gets (as Terraform sets them)."""
-    return {
+    stack: dict,
+    key: str,
+    api_url: str = "http://127.0.0.1:8080",
+    orchestrator_arn: str = "",
+    approval_timeout_seconds: int = C.DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+) -> dict[str, str]:
+    """The environment of function `key` (etl_aws.contract.FUNCTIONS) as Terraform sets it: exactly the
+    variables its settings model reads, the optional ones at the contract's defaults."""
+    workflow = C.STEP_FUNCTIONS if key.startswith("sfn-") else C.DURABLE
+    values = {
         C.ENV_JOBS_TABLE: stack["jobs_table"],
-        C.ENV_OUTPUT_BUCKET: stack["pipelines"][workflow]["output_bucket"],
+        C.ENV_WORKFLOW: workflow,
         C.ENV_TOPIC_ARN: stack["topic_arn"],
         C.ENV_API_URL: api_url,
-        C.ENV_WORKFLOW: workflow,
         C.ENV_ORCHESTRATOR_ARN: orchestrator_arn,
+        C.ENV_APPROVAL_TIMEOUT: str(approval_timeout_seconds),
+        C.ENV_MAX_FILE_BYTES: str(C.DEFAULT_MAX_FILE_BYTES),
+        C.ENV_RETENTION_DAYS: str(C.DEFAULT_RETENTION_DAYS),
+        C.ENV_REJECT_REASON_REQUIRED: str(C.DEFAULT_REJECT_REASON_REQUIRED).lower(),
     }
+    names = config.FUNCTION_SETTINGS[key].env_names()
+    if C.ENV_OUTPUT_BUCKET in names:
+        values[C.ENV_OUTPUT_BUCKET] = stack["pipelines"][workflow]["output_bucket"]
+    return {name: values[name] for name in names}

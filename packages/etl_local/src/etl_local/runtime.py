@@ -69,8 +69,8 @@ __all__ = [
     "free_port",
 ]
 
-ALIAS = "live"
-DEFAULT_APPROVAL_TIMEOUT = 24 * 3600
+ALIAS = C.FUNCTION_ALIAS
+DEFAULT_APPROVAL_TIMEOUT = C.DEFAULT_APPROVAL_TIMEOUT_SECONDS
 _PROCESS_ENV = {
     "AWS_ACCESS_KEY_ID": ACCESS_KEY,
     "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
@@ -286,17 +286,14 @@ class LocalRuntime(RuntimeReads):
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self._function_name(key)}:{ALIAS}"
 
     def _env(self, stack: dict[str, Any], key: str, orchestrator_arn: str = "") -> dict[str, str]:
-        """The variables Terraform gives the function: its FunctionSpec's names, valued for this stack."""
-        spec = C.FUNCTIONS_BY_KEY[key]
-        workflow = C.STEP_FUNCTIONS if key.startswith("sfn-") else C.DURABLE
-        values = env_for(
+        """The variables Terraform gives the function, valued for this stack."""
+        return env_for(
             stack,
-            workflow,
+            key,
             api_url=self.endpoints.api,
             orchestrator_arn=orchestrator_arn,
+            approval_timeout_seconds=self.approval_timeout_seconds,
         )
-        values[C.ENV_APPROVAL_TIMEOUT] = str(self.approval_timeout_seconds)
-        return {name: values[name] for name in spec.env if values.get(name)}
 
     def _host(self, stack: dict[str, Any], key: str, orchestrator_arn: str = "") -> str:
         arn = self._alias_arn(key)

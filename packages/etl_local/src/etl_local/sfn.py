@@ -14,7 +14,7 @@ from typing import Any
 from etl_aws import contract as C
 from etl_local import limits
 
-ALIAS = "live"
+ALIAS = C.FUNCTION_ALIAS
 TASK_KEYS = {  # ASL placeholder key → FunctionSpec key
     "extract": "sfn-extract",
     "transform": "sfn-transform",

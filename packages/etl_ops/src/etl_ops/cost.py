@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from etl_aws.contract import DEFAULT_MEMORY_MB  # Terraform's default memory sizes, by function key
 from etl_ops.pricing import PRICES_AS_OF, PriceTable
 
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12, as AWS prorates GB-month
@@ -446,20 +447,6 @@ def _s3_requests(
         f"GET-class per approved workflow (from the code; the buckets publish no request metrics)"
     )
     return float(S3_PUT_CLASS_PER_WORKFLOW), float(S3_GET_CLASS_PER_WORKFLOW)
-
-
-# Terraform's default memory sizes (terraform/environments/aws/variables.tf), by function key.
-DEFAULT_MEMORY_MB = {
-    "durable-orchestrator": 1024,
-    "durable-starter": 256,
-    "sfn-extract": 512,
-    "sfn-transform": 1024,
-    "sfn-load": 512,
-    "sfn-request-approval": 512,
-    "sfn-finalize": 512,
-    "sfn-starter": 256,
-    "approval-api": 512,
-}
 
 
 def deployment_from_outputs(outputs: dict[str, Any]) -> Deployment:
