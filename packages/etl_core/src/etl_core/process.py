@@ -15,6 +15,7 @@ import orjson
 
 from etl_core import errors as E
 from etl_core.dates import DateNormalizer
+from etl_core.profile import Profiler
 from etl_core.rowcode import compile_converter
 from etl_core.rowcode import short as _short
 from etl_core.schema import DEFAULT_SCHEMA, MAX_RAW_CHARS, MAX_SAMPLES, Schema
@@ -143,11 +144,15 @@ def _rows(
     keys = tuple(header)
     width = len(keys)
     index = {name.lower(): i for i, name in enumerate(keys)}
+    dates = {index[c.lower()] for c in schema.dates if c.lower() in index}
+    numbers = {index[c.lower()] for c in schema.numbers if c.lower() in index}
+    profiler = Profiler(keys, dates, numbers)
+    observe = profiler.observe
     convert = compile_converter(
         keys,
         required={index[c.lower()] for c in schema.required},
-        dates={index[c.lower()] for c in schema.dates if c.lower() in index},
-        numbers={index[c.lower()] for c in schema.numbers if c.lower() in index},
+        dates=dates,
+        numbers=numbers,
         normalize_date=DateNormalizer(schema.date_formats),
         include_line=schema.include_line,
     )
@@ -189,6 +194,7 @@ def _rows(
                     reject(line, record[0], record[1], row)
                     continue
                 add_record(_DUMPS(record, option=_NEWLINE))
+                observe(record)
                 valid += 1
                 if valid <= MAX_SAMPLES:
                     samples.append(record)
@@ -219,6 +225,7 @@ def _rows(
     summary.valid = valid
     summary.rejected = rejected
     summary.rows = valid + rejected
+    summary.profile = profiler.to_dict()
     return summary
 
 

@@ -23,6 +23,8 @@ class Summary:
     columns: list[str] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
     bytes_read: int = 0
+    # Per-column profile (etl_core.profile), kept out of `to_dict`: it has its own, larger size bound.
+    profile: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict guaranteed to serialize under 4 KB (samples are trimmed to fit)."""
