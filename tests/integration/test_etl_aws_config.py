@@ -326,7 +326,8 @@ def log_lines(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatc
 
     def read() -> list[dict[str, Any]]:
         out = capsys.readouterr().out
-        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        return [r for r in records if "_aws" not in r]  # metric documents (EMF) are not log lines
 
     yield read
     logger.setLevel(level)
