@@ -1,33 +1,46 @@
-"""Run the durable orchestrator in the durable testing SDK's engine, against moto, with guards.
+"""Run the durable orchestrator in the local runtime's durable engine, against moto, with guards.
 
-- The engine does not enforce the 256 KB limit on checkpointed payloads: `PayloadGuard` records every
-  checkpoint update's payload size so tests can fail on it.
-- moto does not implement SendDurableExecutionCallbackSuccess: `EngineLambdaClient` stands in for the
-  Lambda client at the AWS boundary and routes callbacks to the engine, so the approval service's real
-  code path (etl_aws.callbacks) delivers decisions.
+The harness is the local runtime's own parts (`etl_local`), wired to moto in this process:
+- `etl_local.functions.FunctionHost` runs the handler under the function's settings (read from the
+  environment now, as a deployed function's are fixed) and attributes its AWS calls to it (faults,
+  metering);
+- `etl_local.durable.DurableEngine` is the durable testing SDK's engine: executions named by job id, run
+  once per name, checkpoints over 256 KB refused as the Lambda service refuses them;
+- `etl_local.lambda_api.LambdaEndpoint` serves the durable Lambda APIs on 127.0.0.1 (moto implements none
+  of them), and the handlers' shared Lambda client is pointed at it, so the starter's
+  Invoke and the approval service's SendDurableExecutionCallbackSuccess take their production code path.
+
+The engine does not say how large each checkpoint was: `PayloadGuard` records every checkpoint update's
+payload size so tests can hold them to a budget far below AWS's.
 """
 
 from __future__ import annotations
 
-import json
+import functools
+import os
+import shutil
+import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from aws_durable_execution_sdk_python import durable_execution
-from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
-from botocore.exceptions import ClientError
+import boto3
 
-from etl_aws import clients, config
+from etl_aws import clients
 from etl_aws.models import ObjectRef, StartRequest
-from etl_local import limits, metering
-from etl_local.durable import aws_shaped_execution_arns
+from etl_local.durable import DurableEngine
+from etl_local.functions import FunctionHost, HostedFunction
+from etl_local.http import LoopbackServer
+from etl_local.lambda_api import LambdaEndpoint
 
 AWS_PAYLOAD_LIMIT = 256 * 1024
 DURABLE_KEY = "durable-orchestrator"  # the function its AWS calls are attributed to (faults, metering)
-ORCHESTRATOR_ALIAS = "arn:aws:lambda:us-east-1:123456789012:function:test-durable-orchestrator:live"
+FUNCTION_NAME = "test-durable-orchestrator"
+ORCHESTRATOR_ALIAS = f"arn:aws:lambda:us-east-1:123456789012:function:{FUNCTION_NAME}:live"
+EXECUTION_TIMEOUT = 3600
 
 
 @dataclass
@@ -52,95 +65,54 @@ class PayloadGuard:
         over = [(name, size) for name, size in self.sizes if size > limit]
         assert not over, f"checkpointed payloads over {limit} bytes: {over}"
 
-
-class EngineLambdaClient:
-    """The Lambda client as far as callbacks go, backed by the engine; anything else is refused."""
-
-    def __init__(self, runner: DurableFunctionTestRunner) -> None:
-        self._runner = runner
-        self.sent: list[tuple[str, dict[str, Any]]] = []
-        self.started: dict[str, str] = {}
-
-    def send_durable_execution_callback_success(self, CallbackId: str, Result: bytes) -> dict:
-        try:
-            self._runner.send_callback_success(CallbackId, Result)
-        except Exception as exc:  # the engine's own error types, mapped as the service maps them
-            code = type(exc).__name__
-            raise ClientError({"Error": {"Code": code, "Message": str(exc)}}, "SendCallbackSuccess") from None
-        self.sent.append((CallbackId, json.loads(Result)))
-        return {}
-
-    def get_durable_execution_history(self, DurableExecutionArn: str, **_: Any) -> dict[str, Any]:
-        """GetDurableExecutionHistory from the engine (one page: the engine keeps a short history)."""
-        events = self._runner.get_execution_history(DurableExecutionArn).events
-        return {"Events": [event.to_dict() for event in events]}
-
-    def invoke(
-        self, FunctionName: str, InvocationType: str, DurableExecutionName: str, Payload: bytes
-    ) -> dict:
-        """An asynchronous Invoke of the durable function's alias, named: a name runs only once,
-        as the service guarantees (a second start raises DurableExecutionAlreadyStartedException)."""
-        assert InvocationType == "Event", "the starter invokes asynchronously"
-        assert ":" in FunctionName.rsplit("function:", 1)[-1], (
-            "durable functions are invoked through an alias"
-        )
-        if DurableExecutionName in self.started:
-            raise ClientError(
-                {"Error": {"Code": "DurableExecutionAlreadyStartedException", "Message": "already started"}},
-                "Invoke",
-            )
-        self.started[DurableExecutionName] = self._runner.run_async(
-            input=Payload.decode(), execution_name=DurableExecutionName, execution_timeout=3600
-        )
-        return {"StatusCode": 202}
-
-
-class DurableHarness:
-    """One engine per test; `start` runs the handler asynchronously like an async Invoke would."""
-
-    def __init__(self, handler: Any, monkeypatch: Any, skip_time: bool = False) -> None:
-        # The function's settings are fixed now (as a deployed function's environment is), so other
-        # functions run in this process by other harnesses cannot change them mid-execution.
-        cfg = config.DurableOrchestratorSettings.from_env()
-        workflow = handler.__wrapped__  # the undecorated function: the SDK runs it in a worker thread
-
-        @durable_execution
-        def function(event: Any, context: Any) -> Any:
-            with config.using(cfg), metering.attributed_to(DURABLE_KEY):
-                return workflow(event, context)
-
-        aws_shaped_execution_arns()  # the service's ARN shape, which the durable APIs check
-        self.runner = DurableFunctionTestRunner(handler=function, skip_time=skip_time, poll_interval=0.05)
-        self.guard = PayloadGuard()
-        service = self.runner._service_client
-        limits.guard_durable_checkpoints(service)  # refuses what the service refuses (> 256 KB)
+    def install(self, service: Any) -> None:
+        """Record what the engine's service client is asked to checkpoint."""
         original = service.checkpoint
 
         def checkpoint(*args: Any, **kwargs: Any) -> Any:
-            updates = kwargs["updates"] if "updates" in kwargs else args[2]
-            self.guard.record(updates)
+            self.record(kwargs["updates"] if "updates" in kwargs else args[2])
             return original(*args, **kwargs)
 
         service.checkpoint = checkpoint
-        self.lambda_client = EngineLambdaClient(self.runner)
-        real_client = clients.client
 
-        def client(service_name: str) -> Any:
-            return self.lambda_client if service_name == "lambda" else real_client(service_name)
 
-        monkeypatch.setattr(clients, "client", client)
+class DurableHarness:
+    """One engine and Lambda endpoint per test; `start` starts an execution as the starter does."""
+
+    def __init__(self, handler: Any, monkeypatch: Any, skip_time: bool = False) -> None:
+        self.host = FunctionHost()
+        self.host.add(HostedFunction(DURABLE_KEY, FUNCTION_NAME, ORCHESTRATOR_ALIAS, dict(os.environ)))
+        self._store = Path(tempfile.mkdtemp(prefix="durable-harness-"))
+        self.engine = DurableEngine(
+            self.host.wrapped(DURABLE_KEY, handler),
+            FUNCTION_NAME,
+            self._store / "durable.sqlite",
+            poll_interval=0.05,
+            skip_time=skip_time,
+        )
+        self.runner = self.engine.runner
+        self.guard = PayloadGuard()
+        self.guard.install(self.runner._service_client)
+        self.endpoint = LambdaEndpoint(self.engine, FUNCTION_NAME, EXECUTION_TIMEOUT)
+        self.endpoint.start()
+        _lambda_on(self.endpoint.url, monkeypatch)
         self._results: dict[str, Any] = {}
 
     def start(self, ref: ObjectRef, job_id: str) -> str:
         """Start the execution named `job_id` as the starter does (async invoke of the alias)."""
         payload = StartRequest(job_id=job_id, object=ref).model_dump_json().encode()
-        self.lambda_client.invoke(
+        clients.client("lambda").invoke(
             FunctionName=ORCHESTRATOR_ALIAS,
             InvocationType="Event",
             DurableExecutionName=job_id,
             Payload=payload,
         )
-        return self.lambda_client.started[job_id]
+        return self.execution_arn(job_id)
+
+    def execution_arn(self, job_id: str) -> str:
+        arn = self.engine.arn(job_id)
+        assert arn is not None, f"no durable execution named {job_id}"
+        return arn
 
     def callback_id(self, arn: str, timeout: int = 60) -> str:
         return self.runner.wait_for_callback(arn, name="approval", timeout=timeout)
@@ -158,7 +130,26 @@ class DurableHarness:
         return Counter(op.operation_type.value for op in self.operations(arn))
 
     def close(self) -> None:
-        self.runner.close()
+        LoopbackServer.stop(self.endpoint)  # the server's stop (the endpoint's own `stop` is the API's)
+        self.host.close()
+        self.engine.close()
+        clients.reset()
+        shutil.rmtree(self._store, ignore_errors=True)
+
+
+def _lambda_on(url: str, monkeypatch: Any) -> None:
+    """The handlers' shared Lambda client, on the local endpoint (what `AWS_ENDPOINT_URL_LAMBDA` does in
+    the local runtime; the variable itself would move the test's own moto Lambda client too)."""
+    made = clients._client
+
+    @functools.cache
+    def client(service: str) -> Any:
+        if service != "lambda":
+            return made(service)
+        return boto3.session.Session().client(service, endpoint_url=url, config=clients._CONFIG)
+
+    monkeypatch.setattr(clients, "_client", client)
+    clients.reset()
 
 
 def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> Any:

@@ -1,19 +1,19 @@
 """Run the Step Functions orchestrator for real: moto's ASL interpreter executes the rendered definition and
 every Lambda task runs this project's handler code in-process.
 
-How it fits together:
-- moto executes state machines only with `execute_state_machine` set; the fixture sets it before the
-  state machine is created.
-- The task functions, the starter and their aliases are created in moto's Lambda as Terraform creates
-  them (handler path and environment from `etl_aws.contract.FUNCTIONS`); the ASL names the alias ARNs.
-- moto cannot run Lambda code without Docker. `LambdaRouter` replaces moto's per-function invocation
-  (`LambdaFunction._invoke_lambda`, reached through the real Invoke API from the interpreter) with an
-  in-process call of the function's handler, under the function's own environment variables. A raised
-  exception becomes the payload the Lambda Python runtime returns (`errorType` = the class name) with
-  the function-error header, so the ASL sees `TransientError`, `FileRejected`... exactly as on AWS.
+The pipeline is deployed, and its tasks run, by the local runtime's own parts (`etl_local`); this module
+only wires them to moto in this process:
+- `etl_local.sfn` creates the functions with their `live` aliases and the state machine from the ASL,
+  makes moto execute it (`enable_execution`), and sends moto's Lambda invocations
+  (`route_lambda_invocations`, which also fails a task result over 256 KB as AWS does) to a function
+  host, `etl_local.functions.FunctionHost`, that runs each handler under its own environment variables
+  and turns an uncaught exception into the Lambda runtime's error payload (`errorType` = the class
+  name), so the ASL sees `TransientError`, `FileRejected`... exactly as on AWS.
+- In-process moto is not thread-safe, so `TaskRouting` runs one invocation at a time.
 - Retry back-off sleeps are recorded instead of slept (`RetryClock`), so retries cost no wall time.
 - moto does not enforce the 256 KB state limit: `SfnRun.payload_sizes()` measures every input and output
   of the execution history so tests can hold them to a much smaller budget.
+- Faults are injected with `etl_local.faults.INJECTOR`, as everywhere else.
 
 Reuse: request the `sfn` fixture (or `sfn_factory` for another approval timeout) by adding
 `pytest_plugins = ["tests.integration.sfn_harness"]` to a test module, then call `run_sfn_job(...)`.
@@ -22,30 +22,25 @@ Reuse: request the `sfn` fixture (or `sfn_factory` for another approval timeout)
 from __future__ import annotations
 
 import contextlib
-import importlib
-import io
 import json
 import threading
 import time
 import uuid
-import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from etl_aws import callbacks, clients, config, identity
+from etl_aws import callbacks, identity
 from etl_aws import contract as C
 from etl_aws.jobs import Job, JobsRepository, now_iso
 from etl_aws.models import Decision, JobStatus, ObjectRef
-from etl_local import limits, metering
 from etl_local import sfn as sfn_local
-from etl_local.functions import LambdaContext, lambda_error
+from etl_local.functions import FunctionHost, HostedFunction
 from etl_local.resources import ACCOUNT, REGION, env_for
-from etl_local.sfn import ALIAS, TASK_KEYS
-from etl_sfn import render_definition
+from etl_local.sfn import TASK_KEYS
 
 WORKFLOW = C.STEP_FUNCTIONS
 STATE_BUDGET = 8 * 1024  # what the tests allow each state input/output (AWS refuses above 256 KB)
@@ -55,69 +50,29 @@ APPROVE = Decision(approved=True, reviewer="arn:aws:iam::123456789012:user/ops",
 REJECT = Decision(approved=False, reviewer="arn:aws:iam::123456789012:user/ops", reason="wrong month")
 
 
-# ---- Lambda: moto's invoke routed to our handlers ------------------------------------------------
+# ---- Lambda: moto's invoke routed to the function hosts --------------------------------------------
 
 
-@dataclass(frozen=True)
-class Invocation:
-    function: str
-    event: Any
-    error: str | None
+@dataclass
+class TaskRouting:
+    """moto's Lambda invocations, sent to the function host of the pipeline that has the function."""
 
+    hosts: list[FunctionHost] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-class LambdaRouter:
-    """Runs moto Lambda invocations in-process with each function's handler and environment.
+    def __post_init__(self) -> None:
+        self._restore = sfn_local.route_lambda_invocations(self._invoke)
 
-    Invocations are serialized: each runs with the settings of the function's own variables (as its own
-    Lambda sandbox would have them), through `etl_aws.config.using`.
-    """
-
-    def __init__(self) -> None:
-        self.invocations: list[Invocation] = []
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from moto.awslambda.models import LambdaFunction
-
-        router = self
-
-        def _invoke_lambda(fn: Any, event: Any = None) -> tuple[str, bool, str]:
-            return router.invoke(fn, event if event is not None else {})
-
-        monkeypatch.setattr(LambdaFunction, "_invoke_lambda", _invoke_lambda)
-
-    def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
-        module_name, _, attribute = fn.handler.rpartition(".")
-        handler = getattr(importlib.import_module(module_name), attribute)
-        context = LambdaContext(fn.function_name, fn.function_arn, int(fn.memory_size or 512))
+    def _invoke(self, name: str, event: Any) -> tuple[str, bool]:
+        host = next((h for h in self.hosts if h.by_name(name) is not None), self.hosts[0])
         with self._lock:
-            if self._closed:
-                return json.dumps({"errorType": "TestOver", "errorMessage": "the test has ended"}), True, ""
-            settings = config.for_function(_function_key(fn.handler), dict(fn.environment_vars or {}))
-            with config.using(settings), metering.attributed_to(_function_key(fn.handler)):
-                try:
-                    result = handler(event, context)
-                except Exception as exc:
-                    self.invocations.append(Invocation(fn.function_name, event, type(exc).__name__))
-                    return json.dumps(lambda_error(exc)), True, ""
-            self.invocations.append(Invocation(fn.function_name, event, None))
-        payload = json.dumps(result)
-        too_large = limits.task_result_error(payload)  # AWS fails a state whose result is over 256 KB
-        return (too_large, True, "") if too_large else (payload, False, "")
-
-    def calls(self, function: str) -> list[Invocation]:
-        return [i for i in self.invocations if i.function == function]
+            return host.invoke_payload(name, event)
 
     def close(self) -> None:
-        """Wait for a running handler to return, then refuse any later invocation."""
-        with self._lock:
-            self._closed = True
-
-
-def _function_key(handler_path: str) -> str:
-    """The contract key of the function whose handler this is (its AWS calls are attributed to it)."""
-    return next(f.key for f in C.FUNCTIONS if f.handler == handler_path)
+        """Wait for running handlers to return, refuse any later invocation, then stop routing."""
+        for host in self.hosts:
+            host.close()
+        self._restore()
 
 
 class RetryClock:
@@ -135,34 +90,6 @@ class RetryClock:
         monkeypatch.setattr(retrier_decl, "time", self)
 
 
-@contextlib.contextmanager
-def aws_fault(
-    service: str, operation: str, times: int = 1, code: str = "SlowDown", status: int = 503
-) -> Iterator[list[int]]:
-    """The next `times` calls of `operation` on etl_aws's shared `service` client fail as AWS would
-    fail a throttled or unavailable request. Yields a one-item list: how many failures are left."""
-    client = clients.client(service)
-    left = [times]
-    event = f"before-call.{client.meta.service_model.service_id.hyphenize()}.{operation}"
-
-    def fail(**_: Any) -> None:
-        if left[0] > 0:
-            left[0] -= 1
-            raise ClientError(
-                {
-                    "Error": {"Code": code, "Message": "injected by the test"},
-                    "ResponseMetadata": {"HTTPStatusCode": status},
-                },
-                operation,
-            )
-
-    client.meta.events.register(event, fail)
-    try:
-        yield left
-    finally:
-        client.meta.events.unregister(event, fail)
-
-
 # ---- the deployed pipeline ------------------------------------------------------------------------
 
 
@@ -174,7 +101,7 @@ class SfnPipeline:
     state_machine_arn: str
     function_arns: dict[str, str]  # FunctionSpec key → alias ARN
     approval_timeout_seconds: int
-    router: LambdaRouter
+    host: FunctionHost
     clock: RetryClock
 
     @property
@@ -189,11 +116,9 @@ class SfnPipeline:
     def stepfunctions(self) -> Any:
         return self.stack.client("stepfunctions")
 
-    def function_name(self, key: str) -> str:
-        return self.function_arns[key].split(":")[6]
-
-    def calls(self, key: str) -> list[Invocation]:
-        return self.router.calls(self.function_name(key))
+    def invocations(self, key: str) -> int:
+        """How many times the function (a FunctionSpec key) was invoked."""
+        return self.host.invocations[key]
 
     def jobs(self) -> JobsRepository:
         # The test's own resource: boto3 resources are not safe to share with the handlers' threads.
@@ -306,95 +231,58 @@ class SfnPipeline:
                     self.stop(execution["name"])
 
 
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README", "handlers run in-process; see tests/integration/sfn_harness.py")
-    return buffer.getvalue()
-
-
-def _function_env(
-    stack: Any, key: str, state_machine_arn: str, approval_timeout_seconds: int
-) -> dict[str, str]:
-    """The variables Terraform gives the function, valued for this stack."""
-    return env_for(
-        stack.resources,
-        key,
-        orchestrator_arn=state_machine_arn,
-        approval_timeout_seconds=approval_timeout_seconds,
-    )
-
-
 def deploy(
     stack: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    routing: TaskRouting,
+    clock: RetryClock,
     approval_timeout_seconds: int = DEFAULT_APPROVAL_TIMEOUT,
     name: str = "test-sfn",
-    reuse: SfnPipeline | None = None,
 ) -> SfnPipeline:
-    """Create the functions (with `live` aliases) and the state machine from the rendered ASL.
-
-    `reuse`: an earlier pipeline of the same test, whose Lambda routing and retry clock are shared."""
-    from moto.core.config import default_user_config
-
-    # Read on every Step Functions request: from here on moto's ASL interpreter runs executions.
-    monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": True})
-    if reuse is not None:
-        router, clock = reuse.router, reuse.clock
-    else:
-        router, clock = LambdaRouter(), RetryClock()
-        router.install(monkeypatch)
-        clock.install(monkeypatch)
-        sfn_local.closed_tokens_time_out()  # TaskTimedOut for a closed task, as on AWS (stays on)
-
+    """Create the functions (with `live` aliases) and the state machine from the rendered ASL, as
+    Terraform does; their invocations run in a function host of their own."""
     iam, lam, sfn = stack.client("iam"), stack.client("lambda"), stack.client("stepfunctions")
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}
-    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    code = _zip()
+    role = sfn_local.create_role(iam, f"{name}-role")
+    host = FunctionHost()
 
-    def create(key: str, state_machine_arn: str = "") -> str:
-        spec = C.FUNCTIONS_BY_KEY[key]
+    def create(key: str, machine_arn: str = "") -> str:
         function = f"{name}-{key.removeprefix('sfn-')}"
-        lam.create_function(
-            FunctionName=function,
-            Runtime="python3.13",
-            Role=role,
-            Handler=spec.handler,
-            Code={"ZipFile": code},
-            Timeout=900,
-            MemorySize=1024,
-            Publish=True,
-            Environment={"Variables": _function_env(stack, key, state_machine_arn, approval_timeout_seconds)},
+        env = env_for(
+            stack.resources,
+            key,
+            orchestrator_arn=machine_arn,
+            approval_timeout_seconds=approval_timeout_seconds,
         )
-        return lam.create_alias(FunctionName=function, Name=ALIAS, FunctionVersion="1")["AliasArn"]
+        arn = sfn_local.create_function(lam, role, function, key, env)
+        host.add(HostedFunction(key, function, arn, env))
+        return arn
 
     arns = {key: create(key) for key in TASK_KEYS.values()}
-    definition = render_definition(
-        {placeholder: arns[key] for placeholder, key in TASK_KEYS.items()}, approval_timeout_seconds
-    )
-    machine = sfn.create_state_machine(
-        name=f"{name}-etl", definition=definition, roleArn=role, type="STANDARD"
-    )["stateMachineArn"]
+    machine = sfn_local.create_state_machine(sfn, role, f"{name}-etl", arns, approval_timeout_seconds)
     arns[STARTER_KEY] = create(STARTER_KEY, machine)
-    return SfnPipeline(stack, machine, arns, approval_timeout_seconds, router, clock)
+    routing.hosts.append(host)
+    return SfnPipeline(stack, machine, arns, approval_timeout_seconds, host, clock)
 
 
 @pytest.fixture
 def sfn_factory(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., SfnPipeline]]:
     """`sfn_factory(approval_timeout_seconds=...)` deploys a pipeline; all are torn down after the test."""
     deployed: list[SfnPipeline] = []
+    restore_execution = sfn_local.enable_execution()
+    routing, clock = TaskRouting(), RetryClock()
+    clock.install(monkeypatch)
+    sfn_local.closed_tokens_time_out()  # TaskTimedOut for a closed task, as on AWS (stays on)
 
     def make(approval_timeout_seconds: int = DEFAULT_APPROVAL_TIMEOUT) -> SfnPipeline:
         name = f"test-sfn{len(deployed) or ''}"
-        pipeline = deploy(aws, monkeypatch, approval_timeout_seconds, name, deployed[0] if deployed else None)
+        pipeline = deploy(aws, routing, clock, approval_timeout_seconds, name)
         deployed.append(pipeline)
         return pipeline
 
     yield make
     for pipeline in deployed:
         pipeline.stop_running()
-    if deployed:
-        deployed[0].router.close()
+    routing.close()
+    restore_execution()
 
 
 @pytest.fixture
@@ -482,14 +370,9 @@ class SfnRun:
             e["stateEnteredEventDetails"]["name"] for e in self.history if e["type"].endswith("StateEntered")
         ]
 
-    def task_attempts(self) -> int:
-        return sum(1 for e in self.history if e["type"] == "TaskScheduled")
-
     def transitions(self) -> int:
         """State transitions as billed: one per state entered, plus one per retry attempt."""
-        entered = self.states_entered()
-        tasks = sum(1 for e in self.history if e["type"] == "TaskStateEntered")
-        return len(entered) + self.task_attempts() - tasks
+        return sfn_local.transitions(self.history)
 
     def failures(self, state: str | None = None) -> list[str]:
         """Error names of failed task attempts (of one state, when given), in order."""

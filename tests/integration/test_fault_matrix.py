@@ -197,7 +197,7 @@ def run_durable(aws: Any, harness: DurableHarness, key: str) -> tuple[str, Objec
         lambda: (j := repo.find(job_id)) and j.status == JobStatus.PENDING_APPROVAL and j.notified_at, 60
     )
     decide_until_delivered(job_id)
-    harness.result(harness.lambda_client.started[job_id], timeout=30)
+    harness.result(harness.execution_arn(job_id), timeout=30)
     return job_id, ref
 
 

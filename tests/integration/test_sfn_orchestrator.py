@@ -14,8 +14,10 @@ from etl_aws import contract as C
 from etl_aws.errors import DecisionGone
 from etl_aws.models import JobStatus
 from etl_core.synth import write_csv
+from etl_local.faults import INJECTOR, Fault, Rule, attempts
+from etl_ops.cost import STATE_TRANSITIONS_PER_WORKFLOW
 from tests.integration import sfn_harness
-from tests.integration.sfn_harness import REJECT, SfnPipeline, SfnRun, aws_fault, run_sfn_job
+from tests.integration.sfn_harness import REJECT, SfnPipeline, SfnRun, run_sfn_job
 
 sfn = sfn_harness.sfn
 sfn_factory = sfn_harness.sfn_factory
@@ -68,7 +70,7 @@ def test_approved_job_is_published_in_six_transitions(sfn: SfnPipeline) -> None:
     assert run.job.status == JobStatus.COMPLETED
     assert run.output == {"job_id": run.job_id, "status": "COMPLETED", "outputs": run.job.outputs}
     assert run.states_entered() == APPROVED_PATH
-    assert run.transitions() == 6
+    assert run.transitions() == STATE_TRANSITIONS_PER_WORKFLOW  # what `etl cost` bills per workflow
     assert_published(sfn, run)
     assert_archived(sfn, run)
     assert lines(sfn, run.job.outputs["records"]) == run.job.counts["valid"] == 190
@@ -125,7 +127,7 @@ def test_refused_file_fails_job_at_once_and_keeps_the_source(sfn: SfnPipeline) -
     assert run.job.finalized_at
     assert run.states_entered() == REFUSED_PATH
     assert run.failures() == ["FileRejected"]  # permanent: never retried
-    assert len(sfn.calls("sfn-extract")) == 1
+    assert sfn.invocations("sfn-extract") == 1
     assert sfn.clock.sleeps == []
     assert_nothing_published(sfn)
     assert_source_kept(sfn, run)
@@ -135,13 +137,17 @@ def test_refused_file_fails_job_at_once_and_keeps_the_source(sfn: SfnPipeline) -
 # ---- retries --------------------------------------------------------------------------------------
 
 
-def test_transient_failure_is_retried_with_backoff_and_the_job_completes(sfn: SfnPipeline) -> None:
-    with aws_fault("s3", "HeadObject", times=2) as left:  # extract's HeadObject: throttled twice
+def test_transient_failure_is_retried_with_backoff_and_the_job_completes(
+    sfn: SfnPipeline, no_backoff: list[float]
+) -> None:
+    # extract's HeadObject throttled twice, each time on every attempt botocore makes
+    rule = Rule("s3", "HeadObject", Fault.THROTTLE, times=2 * attempts(), function="sfn-extract")
+    with INJECTOR.injecting(rule):
         run = run_sfn_job(sfn, csv_bytes())
 
-    assert left == [0]
+    assert rule.fired == 2 * attempts()
     assert run.failures("Extract") == ["TransientError", "TransientError"]
-    assert len(sfn.calls("sfn-extract")) == 3
+    assert sfn.invocations("sfn-extract") == 3
     assert len(sfn.clock.sleeps) == 2
     assert 0 <= sfn.clock.sleeps[0] <= 2  # full jitter: up to 2 s x 2^n
     assert 0 <= sfn.clock.sleeps[1] <= 4
@@ -153,8 +159,10 @@ def test_transient_failure_is_retried_with_backoff_and_the_job_completes(sfn: Sf
     assert_archived(sfn, run)
 
 
-def test_transient_failure_that_persists_fails_job_after_bounded_retries(sfn: SfnPipeline) -> None:
-    with aws_fault("s3", "HeadObject", times=1000):
+def test_transient_failure_that_persists_fails_job_after_bounded_retries(
+    sfn: SfnPipeline, no_backoff: list[float]
+) -> None:
+    with INJECTOR.injecting(Rule("s3", "HeadObject", Fault.THROTTLE, times=1000, function="sfn-extract")):
         run = run_sfn_job(sfn, csv_bytes())
 
     assert run.failures("Extract") == ["TransientError"] * 5  # the first attempt and 4 retries

@@ -8,8 +8,9 @@ import json
 from etl_aws import identity
 from etl_aws.models import ObjectRef
 from etl_core.synth import write_csv
+from etl_local.faults import INJECTOR, Fault, Rule, attempts
 from tests.integration import sfn_harness
-from tests.integration.sfn_harness import SfnPipeline, aws_fault, s3_event, sqs_event
+from tests.integration.sfn_harness import SfnPipeline, s3_event, sqs_event
 
 sfn = sfn_harness.sfn
 sfn_factory = sfn_harness.sfn_factory
@@ -73,11 +74,14 @@ def test_malformed_messages_are_reported_failed_and_the_rest_of_the_batch_starts
     assert execution_names(sfn) == [identity.job_id(ref)]
 
 
-def test_failed_start_reports_only_that_message_and_a_redelivery_starts_it(sfn: SfnPipeline) -> None:
+def test_failed_start_reports_only_that_message_and_a_redelivery_starts_it(
+    sfn: SfnPipeline, no_backoff: list[float]
+) -> None:
     refs: list[ObjectRef] = [sfn.upload(csv_bytes(), f"uploads/{name}.csv") for name in ("a", "b", "c")]
     event = sqs_event(*[s3_event(r) for r in refs])
 
-    with aws_fault("stepfunctions", "StartExecution", times=1, code="ThrottlingException", status=400):
+    # the first StartExecution throttled on every attempt botocore makes
+    with INJECTOR.injecting(Rule("sfn", "StartExecution", Fault.THROTTLE, times=attempts())):
         response = sfn.invoke_starter(event)
 
     assert response == {"batchItemFailures": [{"itemIdentifier": message_ids(event)[0]}]}

@@ -61,14 +61,20 @@ class DurableEngine:
     """Starts named executions of one durable function and delivers callbacks to them."""
 
     def __init__(
-        self, handler: Callable[[Any, Any], Any], function_name: str, store_path: Path, poll_interval: float
+        self,
+        handler: Callable[[Any, Any], Any],
+        function_name: str,
+        store_path: Path,
+        poll_interval: float,
+        skip_time: bool = False,
     ) -> None:
+        """`skip_time`: waits and retry back-offs take no time (for tests of many retries)."""
         self.function_name = function_name
         aws_shaped_execution_arns()
         self.store = KeptOpenSQLiteStore.open(store_path)
         self.runner = DurableFunctionTestRunner(
             handler=handler,
-            skip_time=False,
+            skip_time=skip_time,
             store=self.store,
             poll_interval=poll_interval,
             region=REGION,

@@ -146,9 +146,10 @@ class FunctionHost:
             return json.dumps(lambda_error(exc)), True
         return json.dumps(result), False
 
-    def wrapped(self, key: str) -> Callable[[Any, Any], Any]:
-        """The function's handler as a callable for an engine that invokes it itself (the durable engine)."""
-        handler = load_handler(self._functions[key].handler_path)
+    def wrapped(self, key: str, handler: Callable[..., Any] | None = None) -> Callable[[Any, Any], Any]:
+        """The function's handler (or `handler` in its place) as a callable for an engine that invokes it
+        itself (the durable engine)."""
+        handler = handler or load_handler(self._functions[key].handler_path)
         workflow = getattr(handler, "__wrapped__", None)
         if workflow is not None:
             # A durable handler: the SDK runs the workflow in a worker thread of its own, which does not
