@@ -147,14 +147,14 @@ def stop_execution(where: Target, job: Any, reason: str = "") -> bool:
 
 
 def _sfn_arn(where: Target, job_id: str) -> str:
-    from etl_ops.timeline import sfn_execution_arn
+    from etl_ops.histories import sfn_execution_arn
 
     assert where.state_machine_arn  # _check_stoppable
     return sfn_execution_arn(where.state_machine_arn, job_id)
 
 
 def _durable_arn(where: Target, job_id: str) -> str | None:
-    from etl_ops.timeline import durable_execution_arn
+    from etl_ops.histories import durable_execution_arn
 
     assert where.durable_function  # _check_stoppable
     return durable_execution_arn(where.client("lambda"), where.durable_function, job_id)
