@@ -212,3 +212,27 @@ def test_used_link_shows_already_decided_without_forms(page: Page, decided: Deci
     expect(page.locator(".notice")).to_contain_text(f"This file was {outcome}")
     expect(page.locator(".notice")).to_contain_text("through the review link.")
     expect(page.locator("form")).to_have_count(0)
+
+
+def test_second_upload_of_a_dataset_shows_what_changed_since_the_published_one(
+    runtime: LocalRuntime, approved: Decided, module_context: BrowserContext
+) -> None:
+    """`approved` published uploads/approve-me.csv (dataset `uploads`); the next upload there is compared."""
+    assert approved.job.status == JobStatus.COMPLETED
+    header, *rows = csv_file(rows=30, seed=11).decode().splitlines()
+    widened = "\n".join(
+        [header + ",region", *(row + ",eu" for row in rows), "99,Zed Park,z@x.io,2031-01-01,1,1,1,eu"]
+    )
+    review = review_of(
+        runtime, runtime.upload(approved.job.workflow, "uploads/approve-me-2.csv", widened.encode())
+    )
+    page = module_context.new_page()
+    open_review(page, review)
+
+    section = page.locator("h2#changes")
+    expect(section).to_have_text("What changed since the last published version")
+    expect(page.locator("p.records")).to_have_text(re.compile(r"^Records: \d+ → \d+ \(\+1\)$"))
+    expect(page.get_by_text("Columns added: region")).to_be_visible()
+    expect(page.get_by_role("cell", name="date range", exact=True)).to_be_visible()
+    expect(page.get_by_role("cell", name=re.compile(r"to 2031-01-01$"))).to_be_visible()
+    page.close()

@@ -142,6 +142,14 @@ locals {
         Action   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
         Resource = local.out_processed
       },
+      {
+        # A COMPLETED job becomes its dataset's "latest published" pointer item (a conditional put),
+        # the version the dataset's next upload is compared with on the review page.
+        Sid      = "PointDatasetAtPublishedJob"
+        Effect   = "Allow"
+        Action   = "dynamodb:PutItem"
+        Resource = var.jobs_table_arn
+      },
       local.list_raw,
       local.list_output,
     ]

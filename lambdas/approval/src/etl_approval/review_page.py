@@ -96,6 +96,60 @@ def _samples(columns: list[str], samples: list[dict[str, Any]]) -> str:
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
+def _span(span: Any) -> str:
+    return f"{span[0]} to {span[1]}" if isinstance(span, list) and len(span) == 2 else "none"
+
+
+def _number(value: Any) -> str:
+    return "none" if value is None else f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
+def _shift_rows(changes: dict[str, Any]) -> str:
+    rows = [
+        f"<tr><td>{e(col)}</td><td>date range</td><td>{e(_span(d.get('before')))}</td>"
+        f"<td>{e(_span(d.get('after')))}</td></tr>"
+        for col, d in changes.get("dates", {}).items()
+    ]
+    rows += [
+        f"<tr><td>{e(col)}</td><td>null rate</td><td>{e(f'{b:.1%}')}</td><td>{e(f'{a:.1%}')}</td></tr>"
+        for col, (b, a) in changes.get("null_rate", {}).items()
+    ]
+    rows += [
+        f"<tr><td>{e(col)}</td><td>{e(stat)}</td><td>{e(_number(b))}</td><td>{e(_number(a))}</td></tr>"
+        for col, shift in changes.get("numbers", {}).items()
+        for stat, (b, a) in shift.items()
+    ]
+    if not rows:
+        return ""
+    head = "<tr><th>Column</th><th>Measure</th><th>Before</th><th>Now</th></tr>"
+    return f'<div class="scroll"><table><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table></div>'
+
+
+def _changes(changes: dict[str, Any] | None) -> str:
+    """The "What changed" section: this upload against the dataset's last published version."""
+    if not changes:
+        return ""
+    title = '<h2 id="changes">What changed since the last published version</h2>'
+    records = changes.get("records", {})
+    after = f"{records.get('after', 0):,}"
+    if changes.get("first"):
+        return (
+            title + f"<p>First publication of this dataset ({e(after)} records).</p>" + _shift_rows(changes)
+        )
+    since = changes.get("since", {})
+    before, delta = f"{records.get('before', 0):,}", f"{records.get('delta', 0):+,}"
+    parts = [
+        title,
+        f'<p class="muted">Compared with job {e(since.get("job_id"))}, published '
+        f"{e(since.get('finalized_at'))}.</p>",
+        f'<p class="records">Records: {e(before)} → {e(after)} (<b>{e(delta)}</b>)</p>',
+    ]
+    for label, key in (("Columns added", "columns_added"), ("Columns removed", "columns_removed")):
+        if changes.get(key):
+            parts.append(f"<p>{e(label)}: " + ", ".join(f"<b>{e(c)}</b>" for c in changes[key]) + "</p>")
+    return "".join(parts) + _shift_rows(changes)
+
+
 def _decision_text(decision: DecisionRecord) -> str:
     outcome = "approved" if decision.approved else "rejected"
     parts = [f"<p>This file was <b>{e(outcome)}</b>"]
@@ -116,7 +170,7 @@ def _header(view: ReviewView) -> str:
 
 
 def review_page(view: ReviewView) -> str:
-    """The page for a waiting job: counts, reject reasons, sample rows, approve and reject."""
+    """The page for a waiting job: counts, what changed, reject reasons, sample rows, approve and reject."""
     if view.decision is not None:
         return decided_page(view)
     expiry = (
@@ -125,6 +179,7 @@ def review_page(view: ReviewView) -> str:
     body = (
         _header(view)
         + _counts(view.counts)
+        + _changes(view.changes)
         + "<h2>Reject reasons</h2>"
         + _reasons(view.reasons)
         + "<h2>Sample rows</h2>"

@@ -84,6 +84,7 @@ class ReviewView(BaseModel):
     samples: list[dict[str, Any]] = Field(default_factory=list)
     expires_at: str | None = None
     decision: DecisionRecord | None = None
+    changes: dict[str, Any] | None = None  # what changed since the dataset's last published version
 
 
 def _repo() -> JobsRepository:
@@ -321,6 +322,7 @@ def _view_of(job: Job) -> ReviewView:
         samples=samples,
         expires_at=job.approval_expires_at,
         decision=job.decision,
+        changes=job.changes,
     )
 
 

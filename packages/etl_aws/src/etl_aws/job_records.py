@@ -18,6 +18,7 @@ from etl_aws.dynamo import plain
 from etl_aws.models import TERMINAL, DecisionRecord, JobStatus
 
 SECRET_ATTRIBUTES = ("callback_token", "review_token_hash")
+_JSON_FIELDS = ("summary", "profile", "changes")
 
 
 class HistoryEntry(BaseModel):
@@ -38,6 +39,9 @@ class Job(BaseModel):
     counts: dict[str, int] = Field(default_factory=dict)
     reasons: dict[str, int] = Field(default_factory=dict)
     summary: dict[str, Any] = Field(default_factory=dict)
+    dataset: str | None = None  # the upload's folder (layout.dataset_of): versions of it are compared
+    profile: dict[str, Any] = Field(default_factory=dict)  # etl_core.profile, from the transform's pass
+    changes: dict[str, Any] | None = None  # the profile's diff against the last published version
     outputs: dict[str, str] = Field(default_factory=dict)
     output_bucket: str | None = None  # where `outputs` were published (set by finalize)
     retraction: dict[str, Any] | None = None  # who took the output back, when, why (`etl jobs unpublish`)
@@ -60,10 +64,20 @@ class Job(BaseModel):
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Job:
         """The job an item holds, secrets left out."""
-        data = {k: plain(item[k]) for k in cls.model_fields if k in item and k != "summary"}
-        if "summary_json" in item:
-            data["summary"] = json.loads(item["summary_json"])
+        data = {k: plain(item[k]) for k in cls.model_fields if k in item and k not in _JSON_FIELDS}
+        for name in _JSON_FIELDS:  # kept as JSON: floats are not DynamoDB numbers
+            if f"{name}_json" in item:
+                data[name] = json.loads(item[f"{name}_json"])
         return cls.model_validate(data)
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    """The last published (COMPLETED) job of a dataset, as its pointer item in the jobs table holds it."""
+
+    job_id: str
+    finalized_at: str
+    profile: dict[str, Any]
 
 
 @dataclass(frozen=True)

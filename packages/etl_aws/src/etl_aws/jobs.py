@@ -27,7 +27,7 @@ from etl_aws.errors import (
     JobNotFound,
     NotAwaitingDecision,
 )
-from etl_aws.job_records import ApprovalSecrets, HistoryEntry, Job
+from etl_aws.job_records import ApprovalSecrets, HistoryEntry, Job, PublishedVersion
 from etl_aws.models import CANCELLABLE, TERMINAL, Decision, JobStatus, ObjectRef
 
 __all__ = [
@@ -42,6 +42,9 @@ __all__ = [
 ]
 
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem, the service's maximum
+# Items that are not jobs: one per dataset, pointing at its last published (COMPLETED) job. They have no
+# `status`, so the status index (a sparse GSI) never holds them, and a scan of all jobs filters them out.
+LATEST_PUBLISHED_PREFIX = "latest-published#"
 BATCH_GET_ATTEMPTS = 8
 
 
@@ -128,7 +131,7 @@ class JobsRepository:
         if cursor:
             kwargs["ExclusiveStartKey"] = json.loads(cursor)
         if status is None:
-            page = self._table.scan(**kwargs)
+            page = self._table.scan(FilterExpression=Attr("status").exists(), **kwargs)
         else:
             page = self._table.query(
                 IndexName=C.JOBS_STATUS_INDEX,
@@ -139,6 +142,43 @@ class JobsRepository:
         jobs = [Job.from_item(i) for i in page.get("Items", [])]
         last = page.get("LastEvaluatedKey")
         return jobs, (json.dumps(plain(last)) if last else None)
+
+    # ---- the last published version of each dataset ----------------------------------------------
+
+    def latest_published(self, dataset: str) -> PublishedVersion | None:
+        """The last COMPLETED job of `dataset` and its profile, or None before its first publication."""
+        key = {"job_id": LATEST_PUBLISHED_PREFIX + dataset}
+        item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        return PublishedVersion(
+            job_id=item["published_job_id"],
+            finalized_at=item["finalized_at"],
+            profile=json.loads(item.get("profile_json") or "{}"),
+        )
+
+    def mark_published(self, dataset: str, job: Job) -> None:
+        """Point `dataset` at `job` (just COMPLETED) unless a job finalized later already holds it.
+
+        A conditional put, so two finalizes racing (or one re-run late) leave the newest in place. The item
+        stays small: the profile is bounded (etl_core.profile.MAX_PROFILE_BYTES), far under DynamoDB's
+        400 KB item limit (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/
+        ServiceQuotas.html)."""
+        item = {
+            "job_id": LATEST_PUBLISHED_PREFIX + dataset,
+            "published_job_id": job.job_id,
+            "finalized_at": job.finalized_at or clock.now_iso(),
+            "profile_json": json.dumps(job.profile, separators=(",", ":")),
+        }
+        try:
+            self._table.put_item(
+                Item=item,
+                ConditionExpression="attribute_not_exists(job_id) OR finalized_at <= :at",
+                ExpressionAttributeValues={":at": item["finalized_at"]},
+            )
+        except ClientError as exc:
+            if not conditional_failed(exc):
+                raise
 
     # ---- state changes -------------------------------------------------------------------------------
 
@@ -186,6 +226,7 @@ class JobsRepository:
         review_token_hash: str,
         approval_expires_at: str,
         execution_arn: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Job:
         """Keep the callback reference, the hashed review token and the waiting execution's ARN (where
         the truth about a delivery is read), and enter PENDING_APPROVAL."""
@@ -196,6 +237,7 @@ class JobsRepository:
         }
         if execution_arn:
             fields["execution_arn"] = execution_arn
+        fields |= extra or {}
         return self.transition(
             job_id, [JobStatus.LOADED, JobStatus.PENDING_APPROVAL], JobStatus.PENDING_APPROVAL, fields
         )

@@ -35,6 +35,12 @@ def file_name(source_key: str) -> str:
     return source_key.rsplit("/", 1)[-1]
 
 
+def dataset_of(source_key: str) -> str:
+    """The dataset an upload belongs to: its key without the file name (`uploads/sales/a.csv` →
+    `uploads/sales`). Uploads of the same folder are versions of one dataset and are compared."""
+    return source_key.rsplit("/", 1)[0] if "/" in source_key else ""
+
+
 def archive_key(job_id: str, source_key: str) -> str:
     """The archived source: `archive/<job_id>/<file name>` (the upload's file name, its folders dropped)."""
     return f"{C.ARCHIVE_PREFIX}{job_id}/{file_name(source_key)}"

@@ -26,6 +26,9 @@ _ELLIPSIS = "..."
 # line and paragraph separators, surrogates, private use and unassigned code points.
 _ESCAPED_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\", '"': '\\"'}
+# "What changed" lines quote column names, the uploader's text too: each line is escaped and cut, and there
+# are at most 8 (etl_core.profile.describe_changes), so the message stays far under SNS's 256 KB.
+MAX_CHANGE_LINE_CHARS = 200
 
 
 def _escaped(char: str, ascii_only: bool) -> str:
@@ -57,6 +60,12 @@ def quoted_name(name: str, ascii_only: bool = False, max_chars: int | None = Non
     return '"' + "".join(kept) + _ELLIPSIS
 
 
+def _change_line(line: str) -> str:
+    """One line of the change summary, control and format characters escaped, cut to a bounded length."""
+    text = "".join(c if c in '"\\' else _escaped(c, ascii_only=False) for c in line)
+    return text if len(text) <= MAX_CHANGE_LINE_CHARS else text[: MAX_CHANGE_LINE_CHARS - 3] + _ELLIPSIS
+
+
 def subject_for(file_name: str) -> str:
     """An e-mail subject SNS accepts for any file name: printable ASCII, under 100 characters."""
     return _SUBJECT_PREFIX + quoted_name(
@@ -76,6 +85,7 @@ def approval_message(
     api_url: str,
     token: str,
     expires_at: str,
+    changes: list[str] | None = None,
 ) -> tuple[str, str]:
     """Subject and body. Carries the review token (that is its purpose) but no callback id or task token."""
     top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
@@ -89,6 +99,9 @@ def approval_message(
     ]
     if top:
         lines += ["", "Top reject reasons:"] + [f"  {code}: {n:,}" for code, n in top]
+    if changes:
+        lines += ["", "What changed since the last published version:"]
+        lines += ["  " + _change_line(line) for line in changes]
     lines += [
         "",
         "Review, then approve or reject (single-use link, valid until " + expires_at + "):",

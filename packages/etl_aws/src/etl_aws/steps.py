@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from typing import Any
 
 import etl_core
 from etl_aws import callbacks, job_metrics, notify, s3io, tokens
 from etl_aws import contract as C
-from etl_aws.config import Settings, settings
+from etl_aws.config import ApprovalRequestSettings, JobSettings, StepSettings, settings
 from etl_aws.errors import FileRejected, InvalidTransition, transient_aware
 from etl_aws.jobs import Job, JobsRepository, iso_in, now_iso
-from etl_aws.layout import OUTPUT_FILES, archive_key, key_problem, processed_key, staging_key
+from etl_aws.layout import OUTPUT_FILES, archive_key, dataset_of, key_problem, processed_key, staging_key
 from etl_aws.models import (
     TERMINAL,
     ApprovalRequested,
@@ -35,12 +36,13 @@ from etl_aws.models import (
 )
 from etl_aws.observability import bind_job, logger
 from etl_aws.s3io import MultipartWriter, open_object
+from etl_core import profile
 
 _NON_TERMINAL = [s for s in JobStatus if s not in TERMINAL]
 _HEAD_BYTES = 64 * 1024
 
 
-def _repo(cfg: Settings) -> JobsRepository:
+def _repo(cfg: JobSettings) -> JobsRepository:
     return JobsRepository(cfg.jobs_table)
 
 
@@ -71,9 +73,9 @@ def _source_of(job: Job) -> Source:
 
 
 @transient_aware
-def register(ref: ObjectRef, job_id: str, cfg: Settings | None = None) -> Job:
+def register(ref: ObjectRef, job_id: str, cfg: JobSettings | None = None) -> Job:
     """Create the job record (RECEIVED). Idempotent: the same object twice is the same job."""
-    cfg = cfg or settings()
+    cfg = cfg or settings(JobSettings)
     return _repo(cfg).create(job_id, cfg.workflow, ref, cfg.retention_days)
 
 
@@ -81,9 +83,9 @@ def register(ref: ObjectRef, job_id: str, cfg: Settings | None = None) -> Job:
 
 
 @transient_aware
-def extract(request: StartRequest, cfg: Settings | None = None) -> Extracted:
+def extract(request: StartRequest, cfg: StepSettings | None = None) -> Extracted:
     """Pin the exact object version, check size, encoding and header before any work is done."""
-    cfg = cfg or settings()
+    cfg = cfg or settings(StepSettings)
     repo = _repo(cfg)
     job_id, ref = request.job_id, request.object
     bind_job(job_id)
@@ -136,9 +138,9 @@ def _check_head(source: Source) -> etl_core.FileError | None:
 
 
 @transient_aware
-def transform(extracted: Extracted, cfg: Settings | None = None) -> Transformed:
+def transform(extracted: Extracted, cfg: StepSettings | None = None) -> Transformed:
     """Stream the pinned source through etl_core into staging/<job_id>/ (records and rejects)."""
-    cfg = cfg or settings()
+    cfg = cfg or settings(StepSettings)
     repo = _repo(cfg)
     job_id, source = extracted.job_id, extracted.source
     bind_job(job_id)
@@ -169,6 +171,8 @@ def transform(extracted: Extracted, cfg: Settings | None = None) -> Transformed:
             "reasons": data["reasons"],
             "summary": data,
             "outputs": {"records": records_key, "rejects": rejects_key},
+            "dataset": dataset_of(source.key),
+            "profile_json": json.dumps(summary.profile, separators=(",", ":")),
         },
     )
     job_metrics.rows_transformed(job.workflow, cfg.jobs_table, counts)
@@ -198,9 +202,9 @@ def _transformed_from(job: Job, source: Source, records_key: str, rejects_key: s
 
 
 @transient_aware
-def load(transformed: Transformed, cfg: Settings | None = None) -> Loaded:
+def load(transformed: Transformed, cfg: StepSettings | None = None) -> Loaded:
     """Check both staged outputs are there, write the manifest, record counts: the job is LOADED."""
-    cfg = cfg or settings()
+    cfg = cfg or settings(StepSettings)
     repo = _repo(cfg)
     job_id = transformed.job_id
     bind_job(job_id)
@@ -249,7 +253,10 @@ def load(transformed: Transformed, cfg: Settings | None = None) -> Loaded:
 
 @transient_aware
 def request_approval(
-    loaded: Loaded, callback_token: str, cfg: Settings | None = None, execution_arn: str | None = None
+    loaded: Loaded,
+    callback_token: str,
+    cfg: ApprovalRequestSettings | None = None,
+    execution_arn: str | None = None,
 ) -> ApprovalRequested:
     """Store the callback reference and a hashed review token, then e-mail the reviewers once.
 
@@ -257,7 +264,7 @@ def request_approval(
     token; and when a decision was recorded meanwhile, it delivers that decision to the new token at
     once, so no recorded decision is left waiting on a token nobody will answer.
     """
-    cfg = cfg or settings()
+    cfg = cfg or settings(ApprovalRequestSettings)
     repo = _repo(cfg)
     job_id = loaded.job_id
     bind_job(job_id)
@@ -269,15 +276,49 @@ def request_approval(
         raise InvalidTransition(f"job {job_id} is {job.status}: cannot request approval")
     token = tokens.new_token()
     expires_at = iso_in(cfg.approval_timeout_seconds)
-    job = repo.store_approval(job_id, callback_token, tokens.hash_token(token), expires_at, execution_arn)
-    subject, body = notify.approval_message(
-        job_id, job.file_name, job.counts, job.reasons, cfg.api_url, token, expires_at
+    changes = _changes_since_published(repo, job)
+    extra = {"changes_json": json.dumps(changes, separators=(",", ":"))} if changes else None
+    job = repo.store_approval(
+        job_id, callback_token, tokens.hash_token(token), expires_at, execution_arn, extra=extra
     )
-    if cfg.topic_arn:
-        notify.publish(cfg.topic_arn, subject, body, {"job_id": job_id})
+    subject, body = notify.approval_message(
+        job_id,
+        job.file_name,
+        job.counts,
+        job.reasons,
+        cfg.api_url,
+        token,
+        expires_at,
+        changes=profile.describe_changes(changes) if changes else None,
+    )
+    # Never skipped: ETL_TOPIC_ARN is required (config.ApprovalRequestSettings), checked at cold start.
+    notify.publish(cfg.topic_arn, subject, body, {"job_id": job_id})
     repo.update(job_id, {"notified_at": now_iso()})
     logger.info("approval requested", extra={"approval_expires_at": expires_at})
     return ApprovalRequested(job_id=job_id, approval_expires_at=expires_at)
+
+
+def _changes_since_published(repo: JobsRepository, job: Job) -> dict[str, Any] | None:
+    """The job's profile diffed against the last published version of its dataset (None without a
+    profile, e.g. a job transformed before profiles existed). One read of the dataset's pointer item."""
+    if not job.profile:
+        return None
+    previous = repo.latest_published(_dataset(job))
+    if previous is None or previous.job_id == job.job_id or not previous.profile:
+        return profile.diff_profiles(None, job.profile)
+    changes = profile.diff_profiles(previous.profile, job.profile)
+    changes["since"] = {"job_id": previous.job_id, "finalized_at": previous.finalized_at}
+    return changes
+
+
+def _dataset(job: Job) -> str:
+    return job.dataset if job.dataset is not None else dataset_of(str(job.source.get("key", "")))
+
+
+def _mark_published(repo: JobsRepository, job: Job) -> None:
+    """Make `job` (COMPLETED) the version the dataset's next upload is compared with."""
+    if job.status == JobStatus.COMPLETED and job.profile and job.retraction is None:
+        repo.mark_published(_dataset(job), job)
 
 
 def _follow_new_token(repo: JobsRepository, job: Job, callback_token: str) -> None:
@@ -308,7 +349,7 @@ def finalize(
     outcome: Outcome,
     decision: Decision | None = None,
     error: dict[str, str] | None = None,
-    cfg: Settings | None = None,
+    cfg: StepSettings | None = None,
 ) -> Finalized:
     """End the job. Approved: archive the source, then publish to processed/<job_id>/ → COMPLETED.
     Rejected / expired: publish nothing, archive the source → REJECTED / EXPIRED.
@@ -316,13 +357,14 @@ def finalize(
 
     Publishing is the commit point: it comes after every other part that can fail for good, and a job
     that ends any other way has nothing under processed/. Safe to re-run after a crash at any point."""
-    cfg = cfg or settings()
+    cfg = cfg or settings(StepSettings)
     repo = _repo(cfg)
     bind_job(job_id)
     job = repo.get(job_id)
     if job.finalized_at and job.terminal:
         if job.status != JobStatus.FAILED:
             _delete_staging(cfg, job_id)  # a crash after the commit may have left it
+        _mark_published(repo, job)  # likewise (a conditional put: a newer version is never replaced)
         return Finalized(job_id=job_id, status=job.status, outputs=job.outputs)
     if outcome == Outcome.FAILED:
         return _finalize_failed(repo, job, cfg, error or {"code": "error", "message": "the workflow failed"})
@@ -351,7 +393,7 @@ def finalize(
     return Finalized(job_id=job_id, status=done.status, outputs=done.outputs)
 
 
-def _finalize_approved(repo: JobsRepository, job: Job, cfg: Settings) -> Finalized:
+def _finalize_approved(repo: JobsRepository, job: Job, cfg: StepSettings) -> Finalized:
     if job.status not in (JobStatus.APPROVED, JobStatus.COMPLETED):
         raise InvalidTransition(f"job {job.job_id} is {job.status}: cannot publish")
     archived = _archive(job.job_id, _source_of(job))
@@ -369,13 +411,14 @@ def _finalize_approved(repo: JobsRepository, job: Job, cfg: Settings) -> Finaliz
         outputs[name.split(".")[0]] = dst
     fields = {"finalized_at": now_iso(), "outputs": outputs, "output_bucket": cfg.output_bucket}
     done = repo.transition(job.job_id, [JobStatus.APPROVED], JobStatus.COMPLETED, fields)
+    _mark_published(repo, done)
     job_metrics.job_ended(job, JobStatus.COMPLETED, cfg.jobs_table)
     _delete_staging(cfg, job.job_id)
     logger.info("finalized", extra={"status": "COMPLETED"})
     return Finalized(job_id=job.job_id, status=done.status, outputs=done.outputs)
 
 
-def _finalize_failed(repo: JobsRepository, job: Job, cfg: Settings, error: dict[str, str]) -> Finalized:
+def _finalize_failed(repo: JobsRepository, job: Job, cfg: StepSettings, error: dict[str, str]) -> Finalized:
     if job.status != JobStatus.COMPLETED:
         _retract(cfg, job.job_id)  # a publish cut short must not stay visible to consumers
     _delete_staging(cfg, job.job_id)
@@ -404,9 +447,9 @@ def _archive(job_id: str, source: Source) -> str | None:
     return key if moved else None
 
 
-def _delete_staging(cfg: Settings, job_id: str) -> None:
+def _delete_staging(cfg: StepSettings, job_id: str) -> None:
     s3io.delete_keys(cfg.output_bucket, [staging_key(job_id, n) for n in OUTPUT_FILES])
 
 
-def _retract(cfg: Settings, job_id: str) -> None:
+def _retract(cfg: StepSettings, job_id: str) -> None:
     s3io.delete_keys(cfg.output_bucket, [processed_key(job_id, n) for n in OUTPUT_FILES])
