@@ -150,8 +150,8 @@ run "routes_auth_integrations_stage_and_policy" {
   }
 
   assert {
-    condition     = local.environment["approval-api"] == { ETL_JOBS_TABLE = "t1-jobs" }
-    error_message = "The approval function reads ETL_JOBS_TABLE only."
+    condition     = local.environment["approval-api"] == { ETL_JOBS_TABLE = "t1-jobs", ETL_REJECT_REASON_REQUIRED = "true" }
+    error_message = "The approval function reads ETL_JOBS_TABLE and ETL_REJECT_REASON_REQUIRED (a reason required by default)."
   }
 }
 
