@@ -82,7 +82,8 @@ class DurableEngine:
         # The engine accepts checkpoints of any size; the Lambda service refuses those over 256 KB.
         limits.guard_durable_checkpoints(self.runner._service_client)
         self.deadlines = Deadlines("durable-deadlines")
-        durable_restart.on_shared_clock(self.runner, self.deadlines)
+        if not skip_time:  # skipped time is the engine's own clock; the shared one runs in real time
+            durable_restart.on_shared_clock(self.runner, self.deadlines)
         self._lock = threading.Lock()
         self._arns: dict[str, str] = {}
 
