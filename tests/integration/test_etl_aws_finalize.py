@@ -10,7 +10,7 @@ import pytest
 
 from etl_aws import contract as C
 from etl_aws import identity, steps
-from etl_aws.config import Settings
+from etl_aws.config import ApprovalRequestSettings
 from etl_aws.errors import InvalidTransition
 from etl_aws.jobs import JobsRepository
 from etl_aws.models import Decision, DecisionRecord, JobStatus, ObjectRef, Outcome
@@ -40,16 +40,18 @@ def _models_parsed_once() -> Iterator[None]:
 
 
 @pytest.fixture
-def cfg(aws: Any) -> Settings:
+def cfg(aws: Any) -> ApprovalRequestSettings:
     return aws.settings(C.DURABLE)
 
 
 @pytest.fixture
-def repo(cfg: Settings) -> JobsRepository:
+def repo(cfg: ApprovalRequestSettings) -> JobsRepository:
     return JobsRepository(cfg.jobs_table)
 
 
-def pending_job(aws: Any, cfg: Settings, key: str = "uploads/in/data.csv") -> tuple[ObjectRef, str, bytes]:
+def pending_job(
+    aws: Any, cfg: ApprovalRequestSettings, key: str = "uploads/in/data.csv"
+) -> tuple[ObjectRef, str, bytes]:
     body = csv_bytes(rows=120, bad_ratio=0.05)
     ref = upload(aws, key, body)
     run_to_pending(cfg, ref)
@@ -57,7 +59,7 @@ def pending_job(aws: Any, cfg: Settings, key: str = "uploads/in/data.csv") -> tu
 
 
 def test_approval_publishes_the_staged_outputs_and_archives_the_source(
-    aws: Any, cfg: Settings, repo: JobsRepository
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository
 ) -> None:
     ref, job_id, body = pending_job(aws, cfg)
     staged = objects(aws, cfg.output_bucket, f"staging/{job_id}/")
@@ -84,7 +86,7 @@ def test_approval_publishes_the_staged_outputs_and_archives_the_source(
 
 
 def test_approval_recorded_first_by_the_approval_service_is_published_the_same(
-    aws: Any, cfg: Settings, repo: JobsRepository
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository
 ) -> None:
     _, job_id, _ = pending_job(aws, cfg)
     repo.record_decision(job_id, APPROVAL.model_copy(update={"via": "review_link"}))
@@ -106,7 +108,7 @@ def test_approval_recorded_first_by_the_approval_service_is_published_the_same(
 )
 def test_rejection_or_expiry_publishes_nothing_and_marks_the_job(
     aws: Any,
-    cfg: Settings,
+    cfg: ApprovalRequestSettings,
     repo: JobsRepository,
     outcome: Outcome,
     decision: Decision | None,
@@ -128,7 +130,7 @@ def test_rejection_or_expiry_publishes_nothing_and_marks_the_job(
 
 
 def test_a_failed_workflow_records_the_error_and_leaves_the_source_in_place(
-    aws: Any, cfg: Settings, repo: JobsRepository
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository
 ) -> None:
     ref, job_id, body = pending_job(aws, cfg)
 
@@ -142,7 +144,9 @@ def test_a_failed_workflow_records_the_error_and_leaves_the_source_in_place(
     assert objects(aws, ref.bucket, "uploads/") == {ref.key: body}
 
 
-def test_a_rejected_job_is_never_published(aws: Any, cfg: Settings, repo: JobsRepository) -> None:
+def test_a_rejected_job_is_never_published(
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository
+) -> None:
     _, job_id, _ = pending_job(aws, cfg)
     repo.record_decision(job_id, REJECTION)
 
@@ -163,7 +167,7 @@ def test_a_rejected_job_is_never_published(aws: Any, cfg: Settings, repo: JobsRe
     ids=["approved", "rejected", "expired", "failed"],
 )
 def test_finalize_run_twice_gives_the_same_result_and_state(
-    aws: Any, cfg: Settings, outcome: Outcome, decision: Decision | None
+    aws: Any, cfg: ApprovalRequestSettings, outcome: Outcome, decision: Decision | None
 ) -> None:
     ref, job_id, _ = pending_job(aws, cfg)
     first = steps.finalize(job_id, outcome, decision, cfg=cfg)
@@ -214,7 +218,7 @@ def _crash_then_rerun(
 )
 def test_a_crash_between_two_actions_of_finalize_then_a_rerun_ends_as_a_clean_run(
     aws: Any,
-    cfg: Settings,
+    cfg: ApprovalRequestSettings,
     monkeypatch: pytest.MonkeyPatch,
     outcome: Outcome,
     decision: Decision,

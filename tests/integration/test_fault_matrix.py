@@ -34,6 +34,7 @@ from etl_aws.models import JobStatus, ObjectRef
 from etl_local.calls import RECORDER, RecordedCall
 from etl_local.faults import INJECTOR, Fault, Rule, attempts
 from etl_local.metering import attributed_to
+from etl_local.resources import env_for
 from tests.integration import sfn_harness
 from tests.integration.durable_harness import ORCHESTRATOR_ALIAS, DurableHarness, wait_for
 from tests.integration.etl_aws_support import csv_bytes, objects, upload, versions
@@ -185,7 +186,9 @@ def durable(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[DurableHarnes
 def run_durable(aws: Any, harness: DurableHarness, key: str) -> tuple[str, ObjectRef]:
     ref = upload(aws, key, BODY)
     job_id = identity.job_id(ref)
-    cfg = config.settings().model_copy(update={"orchestrator_arn": ORCHESTRATOR_ALIAS})
+    cfg = config.DurableStarterSettings.from_env(
+        env_for(aws.resources, "durable-starter", orchestrator_arn=ORCHESTRATOR_ALIAS)
+    )
 
     def invoke_starter(event: dict[str, Any]) -> dict[str, Any]:
         with config.using(cfg), attributed_to("durable-starter"):
