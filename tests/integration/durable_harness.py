@@ -140,7 +140,7 @@ class DurableHarness:
 def _lambda_on(url: str, monkeypatch: Any) -> None:
     """The handlers' shared Lambda client, on the local endpoint (what `AWS_ENDPOINT_URL_LAMBDA` does in
     the local runtime; the variable itself would move the test's own moto Lambda client too)."""
-    made = clients._client
+    made = clients._client.__wrapped__  # uncached: `clients.reset()` clears the one cache, this one
 
     @functools.cache
     def client(service: str) -> Any:
