@@ -160,10 +160,7 @@ class LocalRuntime(RuntimeReads):
         logging.getLogger("aws_durable_execution_sdk_python_testing").setLevel(logging.ERROR)
         port = free_port()
         endpoint_vars = tuple(k for k in os.environ if k.startswith("AWS_ENDPOINT_URL"))
-        self._set_env(
-            {**_PROCESS_ENV, "MOTO_PORT": str(port)},
-            removed=(*_REMOVED_ENV, *endpoint_vars),
-        )
+        self._set_env({**_PROCESS_ENV, "MOTO_PORT": str(port)}, removed=(*_REMOVED_ENV, *endpoint_vars))
         # moto runs in a process of its own (its own core); its Lambda tasks come back to the host here.
         self._tasks = TaskEndpoint(self._invoke_from_moto, host=HOST)
         self._tasks.start()
@@ -178,9 +175,7 @@ class LocalRuntime(RuntimeReads):
         self.endpoints.services = self._moto.service_urls()
 
         self.session = boto3.session.Session(
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-            region_name=REGION,
+            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION
         )
         self._set_env({"AWS_ENDPOINT_URL": self.endpoints.moto, **self._moto.endpoint_env()})
         stack = provision(self.session, self.names, self.workflows)
@@ -340,10 +335,7 @@ class LocalRuntime(RuntimeReads):
             ]
             starter = f"{'sfn' if workflow == C.STEP_FUNCTIONS else 'durable'}-starter"
             mapping = EventSourceMapping(
-                self.session.client("sqs"),
-                url,
-                arn,
-                lambda event, key=starter: self.host.invoke(key, event),
+                self.session.client("sqs"), url, arn, lambda event, key=starter: self.host.invoke(key, event)
             )
             self.event_source_mappings[workflow] = mapping
             self._pollers.append(Poller(f"esm-{workflow}", mapping.poll_once, POLL_INTERVAL))
