@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from etl_aws import callbacks, identity, steps
+from etl_aws import callbacks, identity, layout
 from etl_aws import contract as C
 from etl_aws.errors import DecisionGone
 from etl_aws.models import JobStatus
@@ -37,7 +37,7 @@ def csv_bytes(rows: int = 200, bad_ratio: float = 0.05) -> bytes:
 def assert_published(sfn: SfnPipeline, run: SfnRun) -> None:
     job_id = run.job_id
     assert sfn.keys(sfn.output_bucket, C.PROCESSED_PREFIX) == sorted(
-        steps.processed_key(job_id, name) for name in (C.MANIFEST_FILE, C.RECORDS_FILE, C.REJECTS_FILE)
+        layout.processed_key(job_id, name) for name in (C.MANIFEST_FILE, C.RECORDS_FILE, C.REJECTS_FILE)
     )
     assert sfn.keys(sfn.output_bucket, C.STAGING_PREFIX) == []
 
@@ -48,7 +48,7 @@ def assert_nothing_published(sfn: SfnPipeline) -> None:
 
 
 def assert_archived(sfn: SfnPipeline, run: SfnRun) -> None:
-    assert sfn.keys(sfn.raw_bucket) == [steps.archive_key(run.job_id, run.ref.file_name)]
+    assert sfn.keys(sfn.raw_bucket) == [layout.archive_key(run.job_id, run.ref.file_name)]
 
 
 def assert_source_kept(sfn: SfnPipeline, run: SfnRun) -> None:

@@ -7,7 +7,6 @@ A file that cannot be processed ends the job FAILED (source preserved) and raise
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 from typing import Any
@@ -16,57 +15,37 @@ import etl_core
 from etl_aws import callbacks, job_metrics, notify, s3io, tokens
 from etl_aws import contract as C
 from etl_aws.config import ApprovalRequestSettings, JobSettings, StepSettings, settings
-from etl_aws.errors import FileRejected, InvalidTransition, transient_aware
+from etl_aws.errors import InvalidTransition, transient_aware
+
+# finalize lives in its own module; both orchestrators reach every step through this one.
+from etl_aws.finalize import finalize
 from etl_aws.jobs import Job, JobsRepository, iso_in, now_iso
-from etl_aws.layout import OUTPUT_FILES, archive_key, dataset_of, key_problem, processed_key, staging_key
+from etl_aws.layout import dataset_of, key_problem, staging_key
 from etl_aws.models import (
-    TERMINAL,
     ApprovalRequested,
     Counts,
-    Decision,
     Extracted,
-    Finalized,
     JobStatus,
     Loaded,
     ObjectRef,
-    Outcome,
     Source,
     StartRequest,
     Transformed,
 )
 from etl_aws.observability import bind_job, logger
 from etl_aws.s3io import MultipartWriter, open_object
+from etl_aws.step_support import (
+    dataset_of_job,
+    recorded_failure,
+    refuse,
+    repo_for,
+    source_of,
+)
 from etl_core import profile
 
-_NON_TERMINAL = [s for s in JobStatus if s not in TERMINAL]
+__all__ = ["extract", "finalize", "load", "refuse", "register", "request_approval", "transform"]
+
 _HEAD_BYTES = 64 * 1024
-
-
-def _repo(cfg: JobSettings) -> JobsRepository:
-    return JobsRepository(cfg.jobs_table)
-
-
-def refuse(
-    repo: JobsRepository, job_id: str, code: str, message: str, fields: dict[str, Any] | None = None
-) -> FileRejected:
-    """Mark the job FAILED with the reason (the source stays where it is) and return the error to raise.
-
-    Idempotent: a job already terminal is left as it is. `fields`: more attributes to record with it."""
-    error = {"error": {"code": code, "message": message}}
-    with contextlib.suppress(InvalidTransition):  # already terminal: nothing more to record
-        repo.transition(job_id, _NON_TERMINAL, JobStatus.FAILED, {**error, **(fields or {})})
-    logger.warning("file refused", extra={"reason": code, "detail": message})
-    return FileRejected(message, code=code)
-
-
-def _recorded_failure(job: Job) -> FileRejected:
-    """The error a FAILED job ended with, raised again when a step is re-run on it."""
-    error = job.error or {}
-    return FileRejected(error.get("message", "job failed"), code=error.get("code"))
-
-
-def _source_of(job: Job) -> Source:
-    return Source.model_validate(job.source)
 
 
 # ---- start ----------------------------------------------------------------------------------------
@@ -76,7 +55,7 @@ def _source_of(job: Job) -> Source:
 def register(ref: ObjectRef, job_id: str, cfg: JobSettings | None = None) -> Job:
     """Create the job record (RECEIVED). Idempotent: the same object twice is the same job."""
     cfg = cfg or settings(JobSettings)
-    return _repo(cfg).create(job_id, cfg.workflow, ref, cfg.retention_days)
+    return repo_for(cfg).create(job_id, cfg.workflow, ref, cfg.retention_days)
 
 
 # ---- extract --------------------------------------------------------------------------------------
@@ -86,14 +65,14 @@ def register(ref: ObjectRef, job_id: str, cfg: JobSettings | None = None) -> Job
 def extract(request: StartRequest, cfg: StepSettings | None = None) -> Extracted:
     """Pin the exact object version, check size, encoding and header before any work is done."""
     cfg = cfg or settings(StepSettings)
-    repo = _repo(cfg)
+    repo = repo_for(cfg)
     job_id, ref = request.job_id, request.object
     bind_job(job_id)
     job = repo.create(job_id, cfg.workflow, ref, cfg.retention_days)
     if job.status == JobStatus.FAILED:
-        raise _recorded_failure(job)
+        raise recorded_failure(job)
     if job.status != JobStatus.RECEIVED:
-        return Extracted(job_id=job_id, source=_source_of(job))
+        return Extracted(job_id=job_id, source=source_of(job))
 
     problem_with_keys = key_problem(job_id, ref.key)
     if problem_with_keys:  # refused now, not after a reviewer approved a file that cannot be archived
@@ -141,7 +120,7 @@ def _check_head(source: Source) -> etl_core.FileError | None:
 def transform(extracted: Extracted, cfg: StepSettings | None = None) -> Transformed:
     """Stream the pinned source through etl_core into staging/<job_id>/ (records and rejects)."""
     cfg = cfg or settings(StepSettings)
-    repo = _repo(cfg)
+    repo = repo_for(cfg)
     job_id, source = extracted.job_id, extracted.source
     bind_job(job_id)
     job = repo.get(job_id)
@@ -149,7 +128,7 @@ def transform(extracted: Extracted, cfg: StepSettings | None = None) -> Transfor
     rejects_key = staging_key(job_id, C.REJECTS_FILE)
     if job.status != JobStatus.EXTRACTED:  # TRANSFORMED or later: the outputs are staged and recorded
         if job.status == JobStatus.FAILED:
-            raise _recorded_failure(job)
+            raise recorded_failure(job)
         return _transformed_from(job, source, records_key, rejects_key)
     try:
         with (
@@ -205,14 +184,14 @@ def _transformed_from(job: Job, source: Source, records_key: str, rejects_key: s
 def load(transformed: Transformed, cfg: StepSettings | None = None) -> Loaded:
     """Check both staged outputs are there, write the manifest, record counts: the job is LOADED."""
     cfg = cfg or settings(StepSettings)
-    repo = _repo(cfg)
+    repo = repo_for(cfg)
     job_id = transformed.job_id
     bind_job(job_id)
     manifest_key = staging_key(job_id, C.MANIFEST_FILE)
     job = repo.get(job_id)
     if job.status not in (JobStatus.TRANSFORMED, JobStatus.LOADED):
         if job.status == JobStatus.FAILED:
-            raise _recorded_failure(job)
+            raise recorded_failure(job)
         return Loaded(job_id=job_id, counts=transformed.counts, manifest_key=manifest_key)
     sizes = {}
     for name, key in (("records", transformed.records_key), ("rejects", transformed.rejects_key)):
@@ -265,7 +244,7 @@ def request_approval(
     once, so no recorded decision is left waiting on a token nobody will answer.
     """
     cfg = cfg or settings(ApprovalRequestSettings)
-    repo = _repo(cfg)
+    repo = repo_for(cfg)
     job_id = loaded.job_id
     bind_job(job_id)
     job = repo.get(job_id)
@@ -303,22 +282,12 @@ def _changes_since_published(repo: JobsRepository, job: Job) -> dict[str, Any] |
     profile, e.g. a job transformed before profiles existed). One read of the dataset's pointer item."""
     if not job.profile:
         return None
-    previous = repo.latest_published(_dataset(job))
+    previous = repo.latest_published(dataset_of_job(job))
     if previous is None or previous.job_id == job.job_id or not previous.profile:
         return profile.diff_profiles(None, job.profile)
     changes = profile.diff_profiles(previous.profile, job.profile)
     changes["since"] = {"job_id": previous.job_id, "finalized_at": previous.finalized_at}
     return changes
-
-
-def _dataset(job: Job) -> str:
-    return job.dataset if job.dataset is not None else dataset_of(str(job.source.get("key", "")))
-
-
-def _mark_published(repo: JobsRepository, job: Job) -> None:
-    """Make `job` (COMPLETED) the version the dataset's next upload is compared with."""
-    if job.status == JobStatus.COMPLETED and job.profile and job.retraction is None:
-        repo.mark_published(_dataset(job), job)
 
 
 def _follow_new_token(repo: JobsRepository, job: Job, callback_token: str) -> None:
@@ -338,118 +307,3 @@ def _follow_new_token(repo: JobsRepository, job: Job, callback_token: str) -> No
     callbacks.send_decision(secrets.workflow, callback_token, job.decision)
     repo.mark_callback_sent(job.job_id)
     logger.info("recorded decision delivered to the retried approval request")
-
-
-# ---- finalize -------------------------------------------------------------------------------------
-
-
-@transient_aware
-def finalize(
-    job_id: str,
-    outcome: Outcome,
-    decision: Decision | None = None,
-    error: dict[str, str] | None = None,
-    cfg: StepSettings | None = None,
-) -> Finalized:
-    """End the job. Approved: archive the source, then publish to processed/<job_id>/ → COMPLETED.
-    Rejected / expired: publish nothing, archive the source → REJECTED / EXPIRED.
-    Failed: record the error, take back anything published, keep the source in place → FAILED.
-
-    Publishing is the commit point: it comes after every other part that can fail for good, and a job
-    that ends any other way has nothing under processed/. Safe to re-run after a crash at any point."""
-    cfg = cfg or settings(StepSettings)
-    repo = _repo(cfg)
-    bind_job(job_id)
-    job = repo.get(job_id)
-    if job.finalized_at and job.terminal:
-        if job.status != JobStatus.FAILED:
-            _delete_staging(cfg, job_id)  # a crash after the commit may have left it
-        _mark_published(repo, job)  # likewise (a conditional put: a newer version is never replaced)
-        return Finalized(job_id=job_id, status=job.status, outputs=job.outputs)
-    if outcome == Outcome.FAILED:
-        return _finalize_failed(repo, job, cfg, error or {"code": "error", "message": "the workflow failed"})
-    if outcome in (Outcome.APPROVED, Outcome.REJECTED) and job.status == JobStatus.PENDING_APPROVAL:
-        # The decision reached the workflow without passing through the approval service: record it.
-        decision = decision or Decision(approved=outcome == Outcome.APPROVED, decided_at=now_iso())
-        job, _ = repo.record_decision(job_id, decision)
-    if outcome == Outcome.APPROVED:
-        return _finalize_approved(repo, job, cfg)
-    status = JobStatus.REJECTED if outcome == Outcome.REJECTED else JobStatus.EXPIRED
-    allowed = (
-        [JobStatus.REJECTED]
-        if status == JobStatus.REJECTED
-        else [JobStatus.PENDING_APPROVAL, JobStatus.APPROVED, JobStatus.REJECTED, JobStatus.EXPIRED]
-    )
-    if job.status not in allowed:
-        raise InvalidTransition(f"job {job_id} is {job.status}: cannot end {status}")
-    outputs = {}
-    archived = _archive(job_id, _source_of(job))
-    if archived:
-        outputs["archive"] = archived
-    done = repo.transition(job_id, allowed, status, {"finalized_at": now_iso(), "outputs": outputs})
-    job_metrics.job_ended(job, status, cfg.jobs_table)
-    _delete_staging(cfg, job_id)
-    logger.info("finalized", extra={"status": status.value})
-    return Finalized(job_id=job_id, status=done.status, outputs=done.outputs)
-
-
-def _finalize_approved(repo: JobsRepository, job: Job, cfg: StepSettings) -> Finalized:
-    if job.status not in (JobStatus.APPROVED, JobStatus.COMPLETED):
-        raise InvalidTransition(f"job {job.job_id} is {job.status}: cannot publish")
-    archived = _archive(job.job_id, _source_of(job))
-    if archived is None:
-        raise refuse(
-            repo,
-            job.job_id,
-            "source_missing",
-            "the uploaded file was deleted while the job waited for its decision; nothing was published",
-        )
-    outputs = {"archive": archived}
-    for name in OUTPUT_FILES:  # the manifest last: a consumer that sees it sees the whole output
-        src, dst = staging_key(job.job_id, name), processed_key(job.job_id, name)
-        s3io.copy(cfg.output_bucket, src, dst)
-        outputs[name.split(".")[0]] = dst
-    fields = {"finalized_at": now_iso(), "outputs": outputs, "output_bucket": cfg.output_bucket}
-    done = repo.transition(job.job_id, [JobStatus.APPROVED], JobStatus.COMPLETED, fields)
-    _mark_published(repo, done)
-    job_metrics.job_ended(job, JobStatus.COMPLETED, cfg.jobs_table)
-    _delete_staging(cfg, job.job_id)
-    logger.info("finalized", extra={"status": "COMPLETED"})
-    return Finalized(job_id=job.job_id, status=done.status, outputs=done.outputs)
-
-
-def _finalize_failed(repo: JobsRepository, job: Job, cfg: StepSettings, error: dict[str, str]) -> Finalized:
-    if job.status != JobStatus.COMPLETED:
-        _retract(cfg, job.job_id)  # a publish cut short must not stay visible to consumers
-    _delete_staging(cfg, job.job_id)
-    fields: dict[str, Any] = {"finalized_at": now_iso()}
-    if job.status != JobStatus.FAILED:
-        fields["error"] = {
-            "code": str(error.get("code", "error"))[:100],
-            "message": str(error.get("message"))[:500],
-        }
-    try:
-        done = repo.transition(job.job_id, [*_NON_TERMINAL, JobStatus.FAILED], JobStatus.FAILED, fields)
-    except InvalidTransition:
-        done = repo.get(job.job_id)  # it ended another way first; that ending stands
-    else:
-        job_metrics.job_ended(job, JobStatus.FAILED, cfg.jobs_table)
-    return Finalized(job_id=job.job_id, status=done.status, outputs=done.outputs)
-
-
-def _archive(job_id: str, source: Source) -> str | None:
-    """Move the exact source version to archive/<job_id>/; a newer upload of the same key is untouched.
-
-    Returns the archive key, or None when the source version no longer exists and was never archived
-    (it was deleted, or overwritten in a bucket without versioning, while the job waited)."""
-    key = archive_key(job_id, source.key)
-    moved = s3io.move_version(source.bucket, source.key, source.version_id, source.etag, key)
-    return key if moved else None
-
-
-def _delete_staging(cfg: StepSettings, job_id: str) -> None:
-    s3io.delete_keys(cfg.output_bucket, [staging_key(job_id, n) for n in OUTPUT_FILES])
-
-
-def _retract(cfg: StepSettings, job_id: str) -> None:
-    s3io.delete_keys(cfg.output_bucket, [processed_key(job_id, n) for n in OUTPUT_FILES])
