@@ -7,12 +7,8 @@ from typing import Any
 
 import pytest
 
-from etl_ops.cost import (
-    DURABLE_OPERATIONS_PER_WORKFLOW,
-    STATE_TRANSITIONS_PER_WORKFLOW,
-    Deployment,
-    units_from_cloudwatch,
-)
+from etl_ops.cost import DURABLE_OPERATIONS_PER_WORKFLOW, STATE_TRANSITIONS_PER_WORKFLOW
+from etl_ops.cost_cloudwatch import Deployment, units_from_cloudwatch
 
 SM_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:csv-etl-sfn"
 

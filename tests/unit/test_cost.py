@@ -140,7 +140,7 @@ def test_etl_cost_prints_the_comparison_from_a_report(tmp_path, capsys) -> None:
 
 
 def test_deployment_names_come_from_terraform_outputs() -> None:
-    from etl_ops.cost import deployment_from_outputs
+    from etl_ops.cost_cloudwatch import deployment_from_outputs
 
     outputs = {
         "jobs_table_name": {"value": "acme-jobs"},

@@ -110,7 +110,7 @@ def _window(since: str) -> Any:
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
-    from etl_ops import cost
+    from etl_ops import cost, cost_cloudwatch
     from etl_ops.pricing import table
 
     try:
@@ -129,11 +129,13 @@ def cmd_cost(args: argparse.Namespace) -> int:
             return 2
         import boto3
 
-        deployment = cost.deployment_from_outputs(json.loads(Path(args.outputs).read_text(encoding="utf-8")))
+        deployment = cost_cloudwatch.deployment_from_outputs(
+            json.loads(Path(args.outputs).read_text(encoding="utf-8"))
+        )
         start, end = _window(args.since)
         session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
         cloudwatch = session.client("cloudwatch")
-        durable, sfn, workflows = cost.units_from_cloudwatch(
+        durable, sfn, workflows = cost_cloudwatch.units_from_cloudwatch(
             cloudwatch, deployment, start, end, dynamodb=session.client("dynamodb")
         )
         print(f"workflows in the window: durable {workflows['durable']:,.0f}, sfn {workflows['sfn']:,.0f}")

@@ -6,8 +6,8 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from etl_aws import contract as C
+from etl_aws.contract import DEFAULT_MEMORY_MB
 from etl_local.runtime import LocalRuntime
-from etl_ops.cost import DEFAULT_MEMORY_MB
 
 if TYPE_CHECKING:
     from etl_ops.demo import DemoJob
