@@ -5,22 +5,34 @@ one process, so each invocation runs inside `etl_aws.config.using(...)` with the
 function's `ETL_*` variables alone; `os.environ` is never changed (other threads read it). Invocations run
 concurrently, as on Lambda: each function has a concurrency limit (like reserved concurrency), and the
 settings and the request metering are carried by context variables, so they stay per invocation.
+
+Execution environments are modelled as Lambda has them: an environment runs one invocation at a time and
+keeps its module state between invocations (https://docs.aws.amazon.com/lambda/latest/dg/
+lambda-runtime-environment.html), so a handler may keep per-request state at module level. Each
+concurrent slot of a function is an `ExecutionEnvironment` of its own, started when no idle one is left;
+the first one runs the imported handler module, each further one a separate copy of it (what the module
+imports is shared). A module holding a Powertools event resolver gets one environment only: the resolver
+keeps the current event on its library's class, which every copy of the module shares.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import threading
 import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from aws_durable_execution_sdk_python import durable_execution
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 
 from etl_aws import config
 from etl_aws import contract as C
@@ -68,8 +80,90 @@ def lambda_error(exc: BaseException) -> dict[str, Any]:
 
 
 def load_handler(path: str) -> Callable[..., Any]:
+    """The handler `module.attribute` names, from the imported module."""
     module_name, _, attribute = path.rpartition(".")
     return getattr(importlib.import_module(module_name), attribute)
+
+
+def load_module_afresh(name: str) -> ModuleType:
+    """A separate copy of module `name`, executed anew with globals of its own (not in sys.modules).
+
+    The module is imported first, so what it imports is loaded once and shared by every copy."""
+    importlib.import_module(name)
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no module {name}", name=name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def holds_library_request_state(module: ModuleType) -> bool:
+    """True if the module keeps a Powertools event resolver: `resolve` stores the current event and the
+    Lambda context on `BaseRouter` itself (class attributes), shared by every copy of the module in a
+    process, so two of its environments cannot run side by side in one process."""
+    return any(isinstance(value, BaseRouter) for value in vars(module).values())
+
+
+class ExecutionEnvironment:
+    """One execution environment of a function: its own handler module, one invocation at a time."""
+
+    def __init__(self, module: ModuleType, attribute: str) -> None:
+        self.module = module
+        self.handler: Callable[..., Any] = getattr(module, attribute)
+        self.durable: Callable[..., Any] | None = None  # the handler as a durable engine runs it, once built
+
+    @classmethod
+    def start(cls, path: str, fresh: bool) -> ExecutionEnvironment:
+        """Load the handler: the imported module, or (`fresh`) a copy of its own."""
+        module_name, _, attribute = path.rpartition(".")
+        module = load_module_afresh(module_name) if fresh else importlib.import_module(module_name)
+        return cls(module, attribute)
+
+
+class Environments:
+    """A function's execution environments: an idle one is reused (the most recently used first, as
+    warm), a new one is started while fewer than `limit` exist, otherwise the invocation waits."""
+
+    def __init__(self, function: HostedFunction, limit: int) -> None:
+        self.function = function
+        self.limit = limit
+        self._idle: list[ExecutionEnvironment] = []
+        self._started = 0
+        self._first_starting = False  # the first start decides the limit: the others wait for it
+        self._state = threading.Condition()
+
+    def acquire(self) -> ExecutionEnvironment:
+        """An environment for one invocation, to be given back with `release`."""
+        with self._state:
+            self._state.wait_for(self._can_acquire)
+            if self._idle:
+                return self._idle.pop()
+            self._started += 1
+            first = self._started == 1
+            self._first_starting = first
+        try:
+            environment = ExecutionEnvironment.start(self.function.handler_path, fresh=not first)
+        except BaseException:
+            with self._state:
+                self._started -= 1
+                self._first_starting = False
+                self._state.notify_all()
+            raise
+        with self._state:
+            if first and holds_library_request_state(environment.module):
+                self.limit = 1
+            self._first_starting = False
+            self._state.notify_all()
+        return environment
+
+    def release(self, environment: ExecutionEnvironment) -> None:
+        with self._state:
+            self._idle.append(environment)
+            self._state.notify()
+
+    def _can_acquire(self) -> bool:
+        return bool(self._idle) or (not self._first_starting and self._started < self.limit)
 
 
 DEFAULT_CONCURRENCY = 8  # concurrent invocations per function
@@ -81,7 +175,8 @@ class FunctionHost:
     def __init__(self, concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self._functions: dict[str, HostedFunction] = {}
         self._by_name: dict[str, HostedFunction] = {}
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._slots: dict[str, threading.BoundedSemaphore] = {}  # for handlers a caller supplies
+        self._environments: dict[str, Environments] = {}
         self.concurrency = concurrency
         self._state = threading.Condition()
         self._running = 0
@@ -94,6 +189,7 @@ class FunctionHost:
         self._functions[function.key] = function
         self._by_name[function.name] = function
         self._slots[function.key] = threading.BoundedSemaphore(self.concurrency)
+        self._environments[function.key] = Environments(function, self.concurrency)
 
     def function(self, key: str) -> HostedFunction:
         return self._functions[key]
@@ -108,31 +204,48 @@ class FunctionHost:
         return key in self._functions
 
     def invoke(self, key: str, event: Any, handler: Callable[..., Any] | None = None) -> Any:
-        """Run the function's handler (or `handler`, for a wrapped one) with its environment; re-raises."""
+        """Run the function's handler in one of its environments (or `handler`, for a wrapped one, which
+        is the caller's to make safe to run concurrently) with its settings; re-raises."""
         function = self._functions[key]
-        target = handler or load_handler(function.handler_path)
         context = LambdaContext(function.name, function.arn)
-        with self._slots[key]:
+        with self._target(key, handler) as target:
+            return self._run(key, lambda: target(event, context))
+
+    @contextmanager
+    def _target(self, key: str, handler: Callable[..., Any] | None) -> Iterator[Callable[..., Any]]:
+        """The handler to run, holding its concurrency slot (its execution environment) meanwhile."""
+        if handler is not None:
+            with self._slots[key]:
+                yield handler
+            return
+        environments = self._environments[key]
+        environment = environments.acquire()
+        try:
+            yield environment.handler
+        finally:
+            environments.release(environment)
+
+    def _run(self, key: str, call: Callable[[], Any]) -> Any:
+        with self._state:
+            if self._closed:
+                raise RuntimeError("the local runtime has stopped")
+            self._running += 1
+            self.invocations[key] += 1
+        began = time.perf_counter()
+        errored = False
+        try:
+            with config.using(settings_of(self._functions[key])), metering.attributed_to(key):
+                return call()
+        except Exception:
+            errored = True
+            raise
+        finally:
             with self._state:
-                if self._closed:
-                    raise RuntimeError("the local runtime has stopped")
-                self._running += 1
-                self.invocations[key] += 1
-            began = time.perf_counter()
-            errored = False
-            try:
-                with config.using(settings_of(function)), metering.attributed_to(key):
-                    return target(event, context)
-            except Exception:
-                errored = True
-                raise
-            finally:
-                with self._state:
-                    self.seconds[key] += time.perf_counter() - began
-                    if errored:
-                        self.errors[key] += 1
-                    self._running -= 1
-                    self._state.notify_all()
+                self.seconds[key] += time.perf_counter() - began
+                if errored:
+                    self.errors[key] += 1
+                self._running -= 1
+                self._state.notify_all()
 
     def invoke_payload(self, name: str, event: Any) -> tuple[str, bool]:
         """Invoke as the Lambda service does: (JSON payload, function error?). An uncaught exception
@@ -148,23 +261,42 @@ class FunctionHost:
 
     def wrapped(self, key: str, handler: Callable[..., Any] | None = None) -> Callable[[Any, Any], Any]:
         """The function's handler (or `handler` in its place) as a callable for an engine that invokes it
-        itself (the durable engine)."""
-        handler = handler or load_handler(self._functions[key].handler_path)
-        workflow = getattr(handler, "__wrapped__", None)
-        if workflow is not None:
-            # A durable handler: the SDK runs the workflow in a worker thread of its own, which does not
-            # inherit this thread's context, so the settings are entered again inside it.
-            cfg = settings_of(self._functions[key])
+        itself (the durable engine); the function's own handler runs in its execution environments."""
+        if handler is not None:
+            supplied = self._engine_handler(key, handler)
 
-            @durable_execution
-            def handler(event: Any, context: Any) -> Any:
-                with config.using(cfg), metering.attributed_to(key):
-                    return workflow(event, context)
+            def invoke_supplied(event: Any, context: Any) -> Any:
+                return self.invoke(key, event, handler=lambda e, _c: supplied(e, context))
 
-        def invoke(event: Any, _context: Any) -> Any:
-            return self.invoke(key, event, handler=lambda e, _c: handler(e, _context))
+            return invoke_supplied
+
+        def invoke(event: Any, context: Any) -> Any:
+            environments = self._environments[key]
+            environment = environments.acquire()
+            try:
+                if environment.durable is None:
+                    environment.durable = self._engine_handler(key, environment.handler)
+                target = environment.durable
+                return self._run(key, lambda: target(event, context))
+            finally:
+                environments.release(environment)
 
         return invoke
+
+    def _engine_handler(self, key: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+        workflow = getattr(handler, "__wrapped__", None)
+        if workflow is None:
+            return handler
+        # A durable handler: the SDK runs the workflow in a worker thread of its own, which does not
+        # inherit this thread's context, so the settings are entered again inside it.
+        cfg = settings_of(self._functions[key])
+
+        @durable_execution
+        def durable(event: Any, context: Any) -> Any:
+            with config.using(cfg), metering.attributed_to(key):
+                return workflow(event, context)
+
+        return durable
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait (up to `timeout` s) until no handler runs, refusing nothing; True if it became idle."""
