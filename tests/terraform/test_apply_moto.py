@@ -276,7 +276,10 @@ def test_approval_api_applies_iam_operator_routes_and_open_review_routes_to_the_
     # The function reads the jobs table the storage made, and only this API's stage may invoke it.
     config = lam.get_function_configuration(FunctionName=alias_arn)
     assert config["Handler"] == contract.FUNCTIONS_BY_KEY["approval-api"].handler
-    assert config["Environment"]["Variables"] == {contract.ENV_JOBS_TABLE: f"{NAME}-jobs"}
+    assert config["Environment"]["Variables"] == {
+        contract.ENV_JOBS_TABLE: f"{NAME}-jobs",
+        contract.ENV_REJECT_REASON_REQUIRED: str(contract.DEFAULT_REJECT_REASON_REQUIRED).lower(),
+    }
     assert config["TracingConfig"]["Mode"] == "Active"  # moto 5.2.5 keeps no LoggingConfig to check
     policy = lam.get_policy(FunctionName=out["function_name"], Qualifier="live")["Policy"]
     [grant] = json.loads(policy)["Statement"]

@@ -67,6 +67,8 @@ REASON_REQUIRED_MESSAGE = (
     'a rejection needs a reason: send a JSON body {"reason": "..."} ("comment" is accepted too)'
 )
 
+UNPUBLISH_REASON_MESSAGE = 'an unpublish needs a reason: send a JSON body {"reason": "..."}'
+
 JSON_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -179,9 +181,17 @@ def reject(job_id: JobId, body: Annotated[RejectRequest | None, Body()] = None) 
 
 
 @app.post("/jobs/<jobId>/unpublish")
-def unpublish_job(job_id: JobId, body: Annotated[UnpublishRequest, Body()]) -> UnpublishResponse:
-    """Take a COMPLETED job's published output back (moved under retracted/, never deleted)."""
-    job, created = unpublish.unpublish(job_id, operator_identity(), body.reason, via="iam")
+def unpublish_job(
+    job_id: JobId, body: Annotated[UnpublishRequest | None, Body()] = None
+) -> UnpublishResponse:
+    """Take a COMPLETED job's published output back (moved under retracted/, never deleted).
+
+    The caller's identity is checked before the body: an unsigned request is refused 403 whatever it sent."""
+    operator = operator_identity()
+    reason = body.reason if body else ""
+    if not reason:
+        raise ReasonRequired(UNPUBLISH_REASON_MESSAGE)
+    job, created = unpublish.unpublish(job_id, operator, reason, via="iam")
     return UnpublishResponse.of(job, created)
 
 

@@ -45,7 +45,7 @@ class UnpublishRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: str = Field(default="", max_length=1000)  # required: checked after the caller's identity
 
 
 class UnpublishResponse(BaseModel):
