@@ -55,7 +55,20 @@ def row(count: int, report: dict, base_seconds_per_doc: float | None) -> tuple[s
         f"{count:>6} {documents:>9} {phases.get('upload', 0):>9.1f} {phases.get('processing', 0):>12.1f}"
         f" {per_minute:>10.1f} {seconds_per_doc:>10.3f} {growth:>7.2f}"
     )
+    cpu = {name: seconds / documents for name, seconds in report.get("cpu_seconds", {}).items()}
+    if cpu:
+        line += "   cpu s/doc " + ", ".join(f"{name} {value:.3f}" for name, value in cpu.items())
+        line += f"; cpu-bound {cpu_bound_rate(cpu):.0f} docs/min"
     return line, seconds_per_doc
+
+
+def cpu_bound_rate(cpu_per_doc: dict[str, float], cores: int | None = None) -> float:
+    """Documents per minute the CPU time allows on an otherwise idle machine: all processes together
+    share the cores, and each (one interpreter lock) uses at most one of them."""
+    cores = cores or os.cpu_count() or 1
+    total = sum(cpu_per_doc.values())
+    busiest = max(cpu_per_doc.values())
+    return min(60.0 * cores / total, 60.0 / busiest) if total > 0 else float("inf")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import quote
 
 from etl_aws import clock
-from etl_local import moto_state, sfn_resume
+from etl_local import dynamodb_wire, moto_state, sfn_resume
 from etl_local import sfn as sfn_pipeline
 from etl_local.s3_events import complete_s3_notifications
 
@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     from moto.server import ThreadedMotoServer
 
     complete_s3_notifications()
+    dynamodb_wire.install()
     sfn_pipeline.enable_execution()
     sfn_pipeline.cache_asl_parse()
     sfn_pipeline.reuse_task_clients()

@@ -52,6 +52,11 @@ class MotoProcess:
             tail = self.log.read_text(encoding="utf-8", errors="replace")[-2000:]
             raise RuntimeError(f"the moto server did not start on port {self.port}:\n{tail}")
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._process.pid if self._process is not None and self._process.poll() is None else None
+
     def set_clock_offset(self, seconds: float) -> None:
         """Move the process's clock to `seconds` ahead of the wall clock (as `etl_aws.clock` is here)."""
         self._send(f"clock {seconds!r}")

@@ -64,6 +64,11 @@ class MotoServices:
             for _, env_id in services
         }
 
+    def pids(self) -> dict[str, int]:
+        """`moto-<group>` → process id, for the processes running."""
+        found = {f"moto-{group}": getattr(p, "pid", None) for group, p in self.processes.items()}
+        return {name: pid for name, pid in found.items() if pid}
+
     def start(self) -> None:
         """Start every process at once (each takes seconds to import moto); raise the first failure."""
         self._each(lambda process: process.start())

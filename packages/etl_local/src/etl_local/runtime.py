@@ -29,7 +29,7 @@ import boto3
 
 from etl_aws import clients, clock, config
 from etl_aws import contract as C
-from etl_local import faults, limits, moto_state
+from etl_local import cpu, faults, limits, moto_state
 from etl_local import sfn as sfn_pipeline
 from etl_local.durable import DurableEngine
 from etl_local.functions import FunctionHost, HostedFunction
@@ -266,6 +266,12 @@ class LocalRuntime(RuntimeReads):
         self._clients.clear()
 
     # ---- wiring ----------------------------------------------------------------------------------
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by this process ("runtime": handlers, engine, pollers) and each moto
+        process ("moto-main", "moto-dynamodb"); compare two readings with `etl_local.cpu.spent`."""
+        pids = {"runtime": os.getpid(), **(self._moto.pids() if self._moto is not None else {})}
+        return cpu.snapshot(pids)
 
     def _set_env(self, values: dict[str, str], removed: tuple[str, ...] = ()) -> None:
         for key in (*values, *removed):

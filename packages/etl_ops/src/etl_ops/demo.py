@@ -26,6 +26,7 @@ from etl_aws import clock
 from etl_aws import contract as C
 from etl_aws.models import TERMINAL, JobStatus
 from etl_core import synth
+from etl_local import cpu
 from etl_local.runtime import ACCESS_KEY, SECRET_KEY, LocalRuntime
 from etl_ops.api import ApprovalApi
 from etl_ops.demo_units import count_units, print_cost, print_units
@@ -75,6 +76,7 @@ class Report:
     cost: dict[str, Any] = field(default_factory=dict)
     documents_per_minute: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # seconds: upload, processing, report
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # per process, upload to last job's end
     problems: list[str] = field(default_factory=list)
 
 
@@ -118,11 +120,12 @@ def run_demo(
         say(f"  api         {rt.endpoints.api}")
         say(f"  workflows   {', '.join(rt.workflows)}  (ready in {rt.started_at:.1f} s)")
         api = ApprovalApi(rt.api_url, Credentials(ACCESS_KEY, SECRET_KEY))
-        uploading = time.monotonic()
+        uploading, cpu_before = time.monotonic(), rt.cpu_seconds()
         jobs = _upload(rt, count, rows, say, approve_all)
         driving = time.monotonic()
         api_calls = _drive(rt, api, jobs, approval_timeout, out, advance_clock)
         processed = time.monotonic()
+        report.cpu_seconds = cpu.spent(cpu_before, rt.cpu_seconds())
         _describe_jobs(rt, jobs)
         report.jobs = [asdict(j) | {"expected": j.expected} for j in jobs]
         report.parity = _parity(rt, jobs)
@@ -143,6 +146,9 @@ def run_demo(
             f"Throughput: {report.documents_per_minute:,.0f} documents per minute (both pipelines together:"
             f" {len(jobs)} documents from the first upload to the last decision's end in {elapsed:.0f} s)"
         )
+        if report.cpu_seconds and jobs:
+            per_doc = ", ".join(f"{name} {sec / len(jobs):.3f} s" for name, sec in report.cpu_seconds.items())
+            say(f"CPU per document: {per_doc}")
         _print_mail(rt, jobs, say)
     report.problems = [
         f"{j.workflow} {j.file}: {j.status}, expected {j.expected}" for j in jobs if not j.as_expected
