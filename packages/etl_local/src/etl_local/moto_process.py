@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import quote
 
 from etl_aws import clock
-from etl_local import dynamodb_wire, moto_state, sfn_resume
+from etl_local import dynamodb_wire, moto_dispatch, moto_state, sfn_resume
 from etl_local import sfn as sfn_pipeline
 from etl_local.s3_events import complete_s3_notifications
 
@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     complete_s3_notifications()
     dynamodb_wire.install()
+    moto_dispatch.install()
     sfn_pipeline.enable_execution()
     sfn_pipeline.cache_asl_parse()
     sfn_pipeline.reuse_task_clients()
