@@ -174,7 +174,7 @@ class _FaultyTables:
 def faulty_table(
     monkeypatch: pytest.MonkeyPatch, operation: str, error: BaseException, on_call: int = 1, times: int = 1
 ) -> Iterator[Fault]:
-    """Like `faulty`, for the jobs table etl_aws opens through `clients.resource("dynamodb")`."""
+    """Like `faulty`, for the jobs table etl_aws opens through `clients.table` / `clients.resource`."""
     real_factory = clients.resource
     fault = Fault(operation, error, on_call, times)
     with monkeypatch.context() as patch:
@@ -185,6 +185,7 @@ def faulty_table(
                 _FaultyTables(real_factory(name), fault) if name == "dynamodb" else real_factory(name)
             ),
         )
+        patch.setattr(clients, "table", lambda name: clients.resource("dynamodb").Table(name))
         yield fault
 
 

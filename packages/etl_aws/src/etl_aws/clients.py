@@ -45,14 +45,29 @@ def resource(service: str) -> Any:
     boto3 resources are not thread-safe, clients are: each thread gets its own resource object (cheap:
     it wraps the process-wide client), so handlers may run concurrently where functions share a process.
     """
+    found = _this_thread().get(service)
+    if found is None:
+        found = _this_thread()[service] = _resource_class(service)(client=_client(service))
+    return found
+
+
+def table(name: str) -> Any:
+    """This thread's DynamoDB `Table` resource of `name`, kept for the next call: boto3 builds a resource
+    class for every `Table(...)` (milliseconds of botocore model work), which every step would pay again
+    on every invocation of a warm function."""
+    key = f"dynamodb-table:{name}"
+    found = _this_thread().get(key)
+    if found is None:
+        found = _this_thread()[key] = resource("dynamodb").Table(name)
+    return found
+
+
+def _this_thread() -> dict[str, Any]:
     cached = getattr(_threads, "resources", None)
     if cached is None or cached[0] != _generation[0]:
         cached = (_generation[0], {})
         _threads.resources = cached
-    found = cached[1].get(service)
-    if found is None:
-        found = cached[1][service] = _resource_class(service)(client=_client(service))
-    return found
+    return cached[1]
 
 
 _generation = [0]

@@ -53,7 +53,7 @@ class JobsRepository:
 
     def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
         self._dynamodb = dynamodb or clients.resource("dynamodb")
-        self._table = self._dynamodb.Table(table_name)
+        self._table = clients.table(table_name) if dynamodb is None else dynamodb.Table(table_name)
 
     # ---- create and read ---------------------------------------------------------------------------
 
