@@ -33,6 +33,7 @@ from urllib.parse import quote
 from etl_aws import clock
 from etl_local import dynamodb_wire, moto_dispatch, moto_state, sfn_resume
 from etl_local import sfn as sfn_pipeline
+from etl_local.moto_wsgi import KeptAliveMotoServer
 from etl_local.s3_events import complete_s3_notifications
 
 HOST = "127.0.0.1"
@@ -68,7 +69,6 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ["MOTO_PORT"] = str(args.port)  # where moto's Step Functions tasks call back to moto
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    from moto.server import ThreadedMotoServer
 
     complete_s3_notifications()
     dynamodb_wire.install()
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.state_dir is not None:
         moto_state.load(args.state_dir)
 
-    server = ThreadedMotoServer(ip_address=HOST, port=args.port, verbose=False)
+    server = KeptAliveMotoServer(HOST, args.port)
     server.start()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
