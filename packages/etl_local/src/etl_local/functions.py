@@ -11,8 +11,8 @@ keeps its module state between invocations (https://docs.aws.amazon.com/lambda/l
 lambda-runtime-environment.html), so a handler may keep per-request state at module level. Each
 concurrent slot of a function is an `ExecutionEnvironment` of its own, started when no idle one is left;
 the first one runs the imported handler module, each further one a separate copy of it (what the module
-imports is shared). A module holding a Powertools event resolver gets one environment only: the resolver
-keeps the current event on its library's class, which every copy of the module shares.
+imports is shared). The request state Powertools' event resolver keeps on its library's class is made
+per invocation (etl_local.router_state), so the approval API runs in several environments too.
 """
 
 from __future__ import annotations
@@ -32,11 +32,10 @@ from types import ModuleType
 from typing import Any
 
 from aws_durable_execution_sdk_python import durable_execution
-from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 
 from etl_aws import config
 from etl_aws import contract as C
-from etl_local import metering
+from etl_local import metering, router_state
 
 
 @dataclass
@@ -98,13 +97,6 @@ def load_module_afresh(name: str) -> ModuleType:
     return module
 
 
-def holds_library_request_state(module: ModuleType) -> bool:
-    """True if the module keeps a Powertools event resolver: `resolve` stores the current event and the
-    Lambda context on `BaseRouter` itself (class attributes), shared by every copy of the module in a
-    process, so two of its environments cannot run side by side in one process."""
-    return any(isinstance(value, BaseRouter) for value in vars(module).values())
-
-
 class ExecutionEnvironment:
     """One execution environment of a function: its own handler module, one invocation at a time."""
 
@@ -130,7 +122,7 @@ class Environments:
         self.limit = limit
         self._idle: list[ExecutionEnvironment] = []
         self._started = 0
-        self._first_starting = False  # the first start decides the limit: the others wait for it
+        self._first_starting = False  # the first imports the module; copies start once it is there
         self._state = threading.Condition()
 
     def acquire(self) -> ExecutionEnvironment:
@@ -151,8 +143,6 @@ class Environments:
                 self._state.notify_all()
             raise
         with self._state:
-            if first and holds_library_request_state(environment.module):
-                self.limit = 1
             self._first_starting = False
             self._state.notify_all()
         return environment
@@ -173,6 +163,7 @@ class FunctionHost:
     """Runs hosted functions by key or by name; counts invocations and errors per function key."""
 
     def __init__(self, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+        router_state.install()  # Powertools' resolver state per invocation, as per process on Lambda
         self._functions: dict[str, HostedFunction] = {}
         self._by_name: dict[str, HostedFunction] = {}
         self._slots: dict[str, threading.BoundedSemaphore] = {}  # for handlers a caller supplies
