@@ -77,7 +77,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 
     from etl_aws import clients, config
     from etl_local.resources import StackNames, env_for, provision
+    from etl_local.s3_conditions import enforce_copy_source_if_match
 
+    restore_copy_conditions = enforce_copy_source_if_match()  # as AWS, and as the local runtime's moto
     with mock_aws():
         clients.reset()
         session = boto3.session.Session(region_name="us-east-1")
@@ -90,6 +92,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         yield Stack(resources, session)
         clients.reset()
         config.settings.cache_clear()
+    restore_copy_conditions()
 
 
 @pytest.fixture

@@ -429,8 +429,9 @@ class ApprovalEnv:
         reason: str = "",
         form: bool = True,
         token_in_query: bool = True,
+        extra: dict[str, str] | None = None,
     ) -> ApiResponse:
-        fields = {"decision": decision, "reason": reason}
+        fields = {"decision": decision, "reason": reason} | (extra or {})
         query = None
         if token is not None and token_in_query:
             query = {"token": token}

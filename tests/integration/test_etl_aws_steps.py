@@ -428,19 +428,38 @@ def test_request_approval_stores_only_a_hash_of_the_token_it_mails(
     assert message["MessageAttributes"]["job_id"]["Value"] == requested.job_id
 
 
-def test_request_approval_run_again_with_a_new_task_token_waits_on_the_new_one(
+def test_request_approval_run_again_with_a_new_task_token_waits_on_the_new_one_with_a_new_link(
     aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository
 ) -> None:
-    """A retried Step Functions task gets a new task token: the decision must reach the one that waits."""
+    """A retried Step Functions task gets a new task token: the decision must reach the one that waits,
+    and the reviewers get a new link; the first one is kept as superseded (it answers 410, never decides)."""
     queue = subscribe_queue(aws)
     _, _, loaded = run_to_loaded(cfg, upload(aws, "uploads/retried.csv", csv_bytes()))
-    first = steps.request_approval(loaded, "task-token-attempt-1", cfg)
+    steps.request_approval(loaded, "task-token-attempt-1", cfg)
 
-    again = steps.request_approval(loaded, "task-token-attempt-2", cfg)
+    steps.request_approval(loaded, "task-token-attempt-2", cfg)
+
+    secrets = repo.approval_secrets(loaded.job_id)
+    first, second = (m["Message"].split("?token=", 1)[1].split()[0] for m in mail(aws, queue))
+    assert secrets.callback_token == "task-token-attempt-2"
+    assert tokens.verify(second, secrets.review_token_hash)
+    assert tokens.verify_any(first, secrets.superseded_token_hashes)
+    assert not tokens.verify_any(second, secrets.superseded_token_hashes)
+    assert repo.get(loaded.job_id).approval_generation == 2
+
+
+def test_request_approval_repeated_with_the_same_token_issues_no_new_link(
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository
+) -> None:
+    queue = subscribe_queue(aws)
+    _, _, loaded = run_to_loaded(cfg, upload(aws, "uploads/repeated.csv", csv_bytes()))
+    first = steps.request_approval(loaded, CALLBACK, cfg)
+
+    again = steps.request_approval(loaded, CALLBACK, cfg)
 
     assert again == first
-    assert repo.approval_secrets(loaded.job_id).callback_token == "task-token-attempt-2"
     assert len(mail(aws, queue)) == 1
+    assert repo.get(loaded.job_id).approval_generation == 1
 
 
 def test_request_approval_crashed_after_mailing_mails_a_fresh_link_that_works(
@@ -455,9 +474,10 @@ def test_request_approval_crashed_after_mailing_mails_a_fresh_link_that_works(
     steps.request_approval(loaded, CALLBACK, cfg)
 
     first, second = (m["Message"].split("?token=", 1)[1].split()[0] for m in mail(aws, queue))
-    stored = repo.approval_secrets(loaded.job_id).review_token_hash
-    assert tokens.verify(second, stored)
-    assert not tokens.verify(first, stored)
+    secrets = repo.approval_secrets(loaded.job_id)
+    assert tokens.verify(second, secrets.review_token_hash)
+    assert not tokens.verify(first, secrets.review_token_hash)
+    assert tokens.verify_any(first, secrets.superseded_token_hashes)  # visibly superseded, not unknown
     assert repo.get(loaded.job_id).notified_at
 
 

@@ -45,6 +45,8 @@ from etl_aws.errors import (
     JobNotFound,
     NotAwaitingDecision,
     PipelineError,
+    ReviewLinkSuperseded,
+    StagedDataChanged,
     TransientError,
 )
 from etl_aws.handler import lambda_handler
@@ -60,6 +62,7 @@ for _library in ("aws_lambda_powertools.event_handler", "botocore", "boto3", "ur
 
 JobId = Annotated[str, Path(alias="jobId", pattern=JOB_ID_PATTERN, max_length=64)]
 Token = Annotated[str, Query(alias="token", max_length=128)]
+SHA256_FIELD = r"^([0-9a-fA-F]{64})?$"  # a staged object's SHA-256 as the review page shows it, or empty
 
 # Rejections recorded without a reason, where ETL_REJECT_REASON_REQUIRED=false allows them.
 NO_REASON_GIVEN = "no reason given"
@@ -95,6 +98,12 @@ _REFUSALS: dict[type[PipelineError], tuple[int, str, str]] = {
     InvalidCursor: (400, "Bad request", "The cursor is not valid."),
     JobNotFound: (404, "Not found", "There is no such job."),
     ReviewLinkUsed: (409, "Already decided", "This link has already been used."),
+    StagedDataChanged: (
+        409,
+        "The data changed",
+        "The staged data changed since this page was shown: nothing was decided. Reload the page, check "
+        "it again and decide.",
+    ),
     DecisionConflict: (409, "Already decided", "A different decision was recorded first."),
     NotAwaitingDecision: (409, "Not ready", "This file is not waiting for a decision yet."),
     InvalidTransition: (409, "Not possible", "The job is not in a state that allows this."),
@@ -103,6 +112,12 @@ _REFUSALS: dict[type[PipelineError], tuple[int, str, str]] = {
         410,
         "This file was cancelled",
         "An operator cancelled this job: it no longer waits for a decision. Nothing was published.",
+    ),
+    ReviewLinkSuperseded: (
+        410,
+        "This link was superseded",
+        "Approval of this file was requested again and a newer link was e-mailed: this link no longer "
+        "decides anything. Open the link in the most recent e-mail about this file.",
     ),
     DecisionGone: (
         410,
@@ -164,7 +179,9 @@ def approve(job_id: JobId, body: Annotated[ApproveRequest | None, Body()] = None
     reviewer = operator_identity()
     request = body or ApproveRequest()
     _log_named_reviewer(request, reviewer)
-    job, created = approval.decide(job_id, True, reviewer, request.why, via="iam", lease_seconds=send_lease())
+    job, created = approval.decide(
+        job_id, True, reviewer, request.why, via="iam", lease_seconds=send_lease(), staged=_presented(request)
+    )
     return DecisionResponse.of(job, created)
 
 
@@ -175,7 +192,13 @@ def reject(job_id: JobId, body: Annotated[RejectRequest | None, Body()] = None) 
     request = body or RejectRequest()
     _log_named_reviewer(request, reviewer)
     job, created = approval.decide(
-        job_id, False, reviewer, _rejection_reason(request), via="iam", lease_seconds=send_lease()
+        job_id,
+        False,
+        reviewer,
+        _rejection_reason(request),
+        via="iam",
+        lease_seconds=send_lease(),
+        staged=_presented(request),
     )
     return DecisionResponse.of(job, created)
 
@@ -193,6 +216,11 @@ def unpublish_job(
         raise ReasonRequired(UNPUBLISH_REASON_MESSAGE)
     job, created = unpublish.unpublish(job_id, operator, reason, via="iam")
     return UnpublishResponse.of(job, created)
+
+
+def _presented(request: ApproveRequest | RejectRequest) -> dict[str, str] | None:
+    """The staged-data hashes an operator's decision names (None: bound to the recorded ones)."""
+    return request.staged_sha256.presented() if request.staged_sha256 else None
 
 
 def _rejection_reason(request: RejectRequest) -> str:
@@ -228,12 +256,17 @@ def review_decide(
     decision: Annotated[Literal["approve", "reject"], Form()],
     reason: Annotated[str, Form(max_length=1000)] = "",
     token: Annotated[str, Form(max_length=128)] = "",
+    sha256_records: Annotated[str, Form(pattern=SHA256_FIELD)] = "",
+    sha256_rejects: Annotated[str, Form(pattern=SHA256_FIELD)] = "",
+    sha256_manifest: Annotated[str, Form(pattern=SHA256_FIELD)] = "",
     link_token: Token = "",
 ) -> Response[str]:
     # The page's forms post to the link itself, so the token comes in the query string; JSON clients
-    # may send it in the body instead.
+    # may send it in the body instead. The page's forms carry the hashes of the staged data it showed:
+    # a decision on data that changed since is refused (409).
     if decision == "reject" and not reason.strip() and not settings().reject_reason_required:
         reason = NO_REASON_GIVEN
+    shown = {"records": sha256_records, "rejects": sha256_rejects, "manifest": sha256_manifest}
     job, created = approval.decide(
         job_id,
         decision == "approve",
@@ -242,6 +275,7 @@ def review_decide(
         via="review_link",
         token=token or link_token,
         lease_seconds=send_lease(),
+        staged={name: value for name, value in shown.items() if value},
     )
     if _wants_html():
         decided = job.decision

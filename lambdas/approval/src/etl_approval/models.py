@@ -12,6 +12,20 @@ from etl_aws.models import DecisionRecord, JobStatus
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
+class StagedHashes(BaseModel):
+    """SHA-256 (hex) of each staged object a decision is made on, as the review page and the job show."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    records: str = Field(default="", pattern=r"^([0-9a-fA-F]{64})?$")
+    rejects: str = Field(default="", pattern=r"^([0-9a-fA-F]{64})?$")
+    manifest: str = Field(default="", pattern=r"^([0-9a-fA-F]{64})?$")
+
+    def presented(self) -> dict[str, str]:
+        """The hashes given (none given: an empty map, the decision is then bound to the recorded ones)."""
+        return {name: value for name, value in self.model_dump().items() if value}
+
+
 class DecisionRequest(BaseModel):
     """An operator's decision body. `comment` and `reviewer` are the seed article's field names, accepted so
     its calls work; the reviewer recorded is always the IAM principal that signed the request."""
@@ -24,6 +38,11 @@ class DecisionRequest(BaseModel):
         default="",
         max_length=256,
         description="Who the caller says decided: logged, never the recorded reviewer.",
+    )
+    staged_sha256: StagedHashes | None = Field(
+        default=None,
+        description="The staged data's hashes the decision is made on (GET /jobs/{id} `staged`): refused "
+        "(409) unless they are the recorded ones. Omitted: the decision is bound to the recorded ones.",
     )
 
     @property

@@ -150,6 +150,43 @@ def _changes(changes: dict[str, Any] | None) -> str:
     return "".join(parts) + _shift_rows(changes)
 
 
+_STAGED_LABELS = (("records", "Valid records"), ("rejects", "Rejected rows"), ("manifest", "Manifest"))
+
+
+def _staged(view: ReviewView) -> str:
+    """The "Data you are deciding on" section: each staged object's SHA-256, size and version."""
+    rows = []
+    for name, label in _STAGED_LABELS:
+        item = view.staged.get(name)
+        if not item:
+            continue
+        size = f"{int(item.get('bytes', 0)):,} bytes"
+        rows.append(
+            f'<tr><td>{e(label)}</td><td class="file sha256" data-name="{e(name)}">'
+            f"{e(item.get('sha256') or 'not recorded')}</td>"
+            f'<td>{e(size)}</td><td class="file">{e(item.get("version_id") or "-")}</td></tr>'
+        )
+    if not rows:
+        return ""
+    head = "<tr><th>Output</th><th>SHA-256</th><th>Size</th><th>S3 version</th></tr>"
+    request = f" (approval request {view.generation})" if view.generation > 1 else ""
+    return (
+        f'<h2 id="staged">Data you are deciding on{e(request)}</h2>'
+        '<p class="muted">Your decision is bound to exactly these files: if any of them changes before it '
+        "is published, nothing is published and the job fails.</p>"
+        f'<div class="scroll"><table><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table></div>'
+    )
+
+
+def _bound_fields(view: ReviewView) -> str:
+    """Hidden form fields carrying the hashes this page shows, so the decision is bound to them."""
+    return "".join(
+        f'<input type="hidden" name="sha256_{e(name)}" value="{e(item["sha256"])}">'
+        for name, item in view.staged.items()
+        if name in dict(_STAGED_LABELS) and item.get("sha256")
+    )
+
+
 def _decision_text(decision: DecisionRecord) -> str:
     outcome = "approved" if decision.approved else "rejected"
     parts = [f"<p>This file was <b>{e(outcome)}</b>"]
@@ -173,6 +210,7 @@ def review_page(view: ReviewView) -> str:
     """The page for a waiting job: counts, what changed, reject reasons, sample rows, approve and reject."""
     if view.decision is not None:
         return decided_page(view)
+    bound = _bound_fields(view)
     expiry = (
         f'<p class="muted">This link works once, until {e(view.expires_at)}.</p>' if view.expires_at else ""
     )
@@ -184,14 +222,15 @@ def review_page(view: ReviewView) -> str:
         + _reasons(view.reasons)
         + "<h2>Sample rows</h2>"
         + _samples(view.columns, view.samples)
+        + _staged(view)
         + '<div class="actions">'
         '<form method="post" action="">'
-        '<input type="hidden" name="decision" value="approve">'
-        "<p>Publish the valid rows.</p>"
+        '<input type="hidden" name="decision" value="approve">' + bound + "<p>Publish the valid rows.</p>"
         '<button type="submit" class="approve">Approve</button></form>'
         '<form method="post" action="">'
         '<input type="hidden" name="decision" value="reject">'
-        '<label for="reason">Reason for rejecting (required)</label>'
+        + bound
+        + '<label for="reason">Reason for rejecting (required)</label>'
         '<textarea id="reason" name="reason" required maxlength="1000"></textarea>'
         '<p><button type="submit" class="reject">Reject</button></p></form>'
         "</div>" + expiry + '<p class="muted">Nothing is published until the file is approved.</p>'

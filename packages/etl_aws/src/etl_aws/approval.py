@@ -18,7 +18,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
-from etl_aws import callbacks, tokens
+from etl_aws import callbacks, staging, tokens
 from etl_aws.config import settings
 from etl_aws.errors import (
     DecisionGone,
@@ -26,6 +26,8 @@ from etl_aws.errors import (
     JobNotFound,
     NotAwaitingDecision,
     PipelineError,
+    ReviewLinkSuperseded,
+    StagedDataChanged,
     TransientError,
     transient_aware,
 )
@@ -85,6 +87,9 @@ class ReviewView(BaseModel):
     expires_at: str | None = None
     decision: DecisionRecord | None = None
     changes: dict[str, Any] | None = None  # what changed since the dataset's last published version
+    # Each staged object the decision is bound to: key, sha256, bytes, etag, version_id (etl_aws.staging).
+    staged: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    generation: int = 0  # which approval request this link belongs to
 
 
 def _repo() -> JobsRepository:
@@ -158,32 +163,51 @@ def decide(
     token: str | None = None,
     repo: JobsRepository | None = None,
     lease_seconds: int | None = None,
+    staged: dict[str, str] | None = None,
 ) -> tuple[Job, bool]:
     """Record a decision (the first one wins) and deliver it to the waiting workflow.
+
+    `staged`: the staged data's hashes (name → SHA-256) the decider was shown; they must equal the job's
+    recorded ones (StagedDataChanged otherwise). Omitted (operators may), the decision is bound to the
+    recorded ones. Either way the recorded decision carries them, and finalize publishes only that data.
 
     `lease_seconds`: how long this call may hold the right to send (at least the time the calling
     function has left to run, so a claim never lapses while its holder may still send).
 
     Returns (job, created): created is True for the call that recorded the decision. A repeat of the
     recorded decision returns (job, False) and re-sends the callback only if no send completed.
-    Raises ReviewLinkInvalid / ReviewLinkUsed (review links), ReasonRequired, JobNotFound,
+    Raises ReviewLinkInvalid / ReviewLinkUsed / ReviewLinkSuperseded (review links), ReasonRequired,
+    StagedDataChanged, JobNotFound,
     DecisionConflict (a different decision came first), DecisionGone (expired, or the workflow no longer
     waits), NotAwaitingDecision (too early), TransientError (delivery failed; repeat to retry).
     """
     repo = repo or _repo()
     bind_job(job_id)
     use_review_token = via == "review_link"
+    link_hash = ""
     if use_review_token:
-        _verified_secrets(repo, job_id, token)  # before anything else
+        link_hash = _verified_secrets(repo, job_id, token).review_token_hash or ""  # before anything else
         reviewer = REVIEW_LINK_REVIEWER
-        _refuse_spent_link(repo.get(job_id), approved)
+    job = repo.get(job_id)
+    if use_review_token:
+        _refuse_spent_link(job, approved)
     reason = reason.strip()
     if not approved and not reason:
         raise ReasonRequired("a rejection needs a reason")
+    problem = staging.binding_problem(staged, job.staged)
+    if problem:
+        raise StagedDataChanged(problem)
     decision = Decision(
-        approved=approved, reviewer=reviewer[:256], reason=reason, decided_at=now_iso(), via=via
+        approved=approved,
+        reviewer=reviewer[:256],
+        reason=reason,
+        decided_at=now_iso(),
+        via=via,
+        staged=staging.hashes(job.staged) or None,
     )
-    job, created = repo.record_decision(job_id, decision, use_review_token=use_review_token)
+    job, created = repo.record_decision(
+        job_id, decision, use_review_token=use_review_token, review_token_hash=link_hash
+    )
     if created:
         metrics.add_metric(name="DecisionsRecorded", unit="Count", value=1)
     logger.info(
@@ -296,12 +320,19 @@ def _settle(job: Job, failure: DecisionGone | TransientError) -> bool:
 
 
 def _verified_secrets(repo: JobsRepository, job_id: str, token: str | None) -> ApprovalSecrets:
-    """The job's secrets when `token` is its review token; ReviewLinkInvalid otherwise."""
+    """The job's secrets when `token` is its current review token; ReviewLinkSuperseded when it is the
+    token of an earlier approval request; ReviewLinkInvalid otherwise."""
     try:
         secrets = repo.approval_secrets(job_id)
     except JobNotFound:
         secrets = None
-    if secrets is None or not tokens.verify(token, secrets.review_token_hash):
+    if secrets is not None and not tokens.verify(token, secrets.review_token_hash):
+        if tokens.verify_any(token, secrets.superseded_token_hashes):
+            logger.info("superseded review link refused")
+            metrics.add_metric(name="ReviewLinksSuperseded", unit="Count", value=1)
+            raise ReviewLinkSuperseded(f"a newer review link was sent for job {job_id}")
+        secrets = None
+    if secrets is None:
         logger.warning("review link refused")
         metrics.add_metric(name="ReviewLinksRefused", unit="Count", value=1)
         raise ReviewLinkInvalid("this link is not valid")
@@ -323,6 +354,8 @@ def _view_of(job: Job) -> ReviewView:
         expires_at=job.approval_expires_at,
         decision=job.decision,
         changes=job.changes,
+        staged=job.staged or {},
+        generation=job.approval_generation,
     )
 
 

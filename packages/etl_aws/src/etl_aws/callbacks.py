@@ -25,15 +25,17 @@ _SFN_GONE = {"TaskTimedOut", "TaskDoesNotExist"}
 
 
 def decision_payload(decision: Decision) -> str:
-    return json.dumps(
-        {
-            "approved": decision.approved,
-            "reviewer": decision.reviewer,
-            "reason": decision.reason,
-            "decided_at": decision.decided_at,
-        },
-        separators=(",", ":"),
-    )
+    """What the waiting workflow is sent: the decision and the staged-data hashes it was made on (a few
+    hundred bytes, far under the 256 KB a callback result or task output may carry)."""
+    payload: dict[str, object] = {
+        "approved": decision.approved,
+        "reviewer": decision.reviewer,
+        "reason": decision.reason,
+        "decided_at": decision.decided_at,
+    }
+    if decision.staged:
+        payload["staged"] = decision.staged
+    return json.dumps(payload, separators=(",", ":"))
 
 
 def send_decision(workflow: str, callback_token: str, decision: Decision) -> None:

@@ -63,6 +63,19 @@ class JobCancelled(DecisionGone):
     code = "cancelled"
 
 
+class ReviewLinkSuperseded(PipelineError):
+    """A review link of an earlier approval request: a newer link was e-mailed; this one never decides
+    (answered 410, with its own page)."""
+
+    code = "superseded"
+
+
+class StagedDataChanged(PipelineError):
+    """A decision presented staged-data hashes that are not the job's recorded ones (answered 409)."""
+
+    code = "staged_data_changed"
+
+
 class NotAwaitingDecision(PipelineError):
     """The job has not reached the approval step yet."""
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from etl_aws import job_metrics, s3io
+from botocore.exceptions import ClientError
+
+from etl_aws import job_metrics, s3io, staging
 from etl_aws.config import StepSettings, settings
 from etl_aws.errors import InvalidTransition, transient_aware
 from etl_aws.jobs import Job, JobsRepository, now_iso
@@ -26,7 +28,9 @@ def finalize(
     error: dict[str, str] | None = None,
     cfg: StepSettings | None = None,
 ) -> Finalized:
-    """End the job. Approved: archive the source, then publish to processed/<job_id>/ → COMPLETED.
+    """End the job. Approved: check the staged objects are still exactly the recorded ones (else FAILED,
+    nothing published, the source left in place), archive the source, then publish the recorded versions
+    to processed/<job_id>/ → COMPLETED.
     Rejected / expired: publish nothing, archive the source → REJECTED / EXPIRED.
     Failed: record the error, take back anything published, keep the source in place → FAILED.
 
@@ -71,6 +75,9 @@ def finalize(
 def _finalize_approved(repo: JobsRepository, job: Job, cfg: StepSettings) -> Finalized:
     if job.status not in (JobStatus.APPROVED, JobStatus.COMPLETED):
         raise InvalidTransition(f"job {job.job_id} is {job.status}: cannot publish")
+    problem = _binding_problem(job, cfg)  # before anything moves: the source stays where it is
+    if problem:
+        raise refuse(repo, job.job_id, staging.CHANGED, f"{problem}; nothing was published")
     archived = _archive(job.job_id, source_of(job))
     if archived is None:
         raise refuse(
@@ -81,9 +88,18 @@ def _finalize_approved(repo: JobsRepository, job: Job, cfg: StepSettings) -> Fin
         )
     outputs = {"archive": archived}
     for name in OUTPUT_FILES:  # the manifest last: a consumer that sees it sees the whole output
+        short = name.split(".")[0]
+        recorded = (job.staged or {}).get(short, {})
         src, dst = staging_key(job.job_id, name), processed_key(job.job_id, name)
-        s3io.copy(cfg.output_bucket, src, dst)
-        outputs[name.split(".")[0]] = dst
+        try:  # exactly the recorded version, and only while it still has the recorded ETag
+            s3io.copy(cfg.output_bucket, src, dst, recorded.get("version_id"), recorded.get("etag"))
+        except ClientError as exc:
+            if not (recorded and s3io.precondition_failed(exc)):
+                raise
+            _retract(cfg, job.job_id)  # no partial publish: records without rejects, or the reverse
+            message = f"the staged {short} output changed while it was being published; nothing was published"
+            raise refuse(repo, job.job_id, staging.CHANGED, message) from None
+        outputs[short] = dst
     fields = {"finalized_at": now_iso(), "outputs": outputs, "output_bucket": cfg.output_bucket}
     done = repo.transition(job.job_id, [JobStatus.APPROVED], JobStatus.COMPLETED, fields)
     _mark_published(repo, done)
@@ -91,6 +107,19 @@ def _finalize_approved(repo: JobsRepository, job: Job, cfg: StepSettings) -> Fin
     _delete_staging(cfg, job.job_id)
     logger.info("finalized", extra={"status": "COMPLETED"})
     return Finalized(job_id=job.job_id, status=done.status, outputs=done.outputs)
+
+
+def _binding_problem(job: Job, cfg: StepSettings) -> str | None:
+    """Why the approved job's staged objects are not the ones its decision was made on (None: they are).
+
+    The decision's hashes must be the recorded ones, and each staged key must still hold the recorded
+    version (one HeadObject each). A job staged before hashes were recorded has nothing to check."""
+    if not job.staged:
+        return None
+    presented = job.decision.staged if job.decision is not None else None
+    if presented and presented != staging.hashes(job.staged):
+        return "the decision was made on other staged data than the job recorded"
+    return staging.current_problem(cfg.output_bucket, job.staged)
 
 
 def _finalize_failed(repo: JobsRepository, job: Job, cfg: StepSettings, error: dict[str, str]) -> Finalized:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from etl_aws.dynamo import plain
 from etl_aws.models import TERMINAL, DecisionRecord, JobStatus
 
-SECRET_ATTRIBUTES = ("callback_token", "review_token_hash")
+SECRET_ATTRIBUTES = ("callback_token", "review_token_hash", "superseded_token_hashes")
 _JSON_FIELDS = ("summary", "profile", "changes")
 
 
@@ -43,6 +43,8 @@ class Job(BaseModel):
     profile: dict[str, Any] = Field(default_factory=dict)  # etl_core.profile, from the transform's pass
     changes: dict[str, Any] | None = None  # the profile's diff against the last published version
     outputs: dict[str, str] = Field(default_factory=dict)
+    # Each staged object as written: key, sha256, bytes, etag, version_id (etl_aws.staging).
+    staged: dict[str, dict[str, Any]] | None = None
     output_bucket: str | None = None  # where `outputs` were published (set by finalize)
     retraction: dict[str, Any] | None = None  # who took the output back, when, why (`etl jobs unpublish`)
     error: dict[str, str] | None = None
@@ -53,6 +55,9 @@ class Job(BaseModel):
     created_at: str = ""
     updated_at: str = ""
     approval_expires_at: str | None = None
+    # How many times approval was requested: each request issues a new review link, and the earlier ones
+    # answer "superseded" (410).
+    approval_generation: int = 0
     notified_at: str | None = None
     callback_sent_at: str | None = None
     finalized_at: str | None = None
@@ -87,6 +92,7 @@ class ApprovalSecrets:
     workflow: str
     callback_token: str | None
     review_token_hash: str | None
+    superseded_token_hashes: tuple[str, ...]
     review_token_used_at: str | None
     approval_expires_at: str | None
     callback_sent_at: str | None
@@ -101,6 +107,7 @@ class ApprovalSecrets:
             workflow=item.get("workflow", ""),
             callback_token=item.get("callback_token"),
             review_token_hash=item.get("review_token_hash"),
+            superseded_token_hashes=tuple(item.get("superseded_token_hashes") or ()),
             review_token_used_at=item.get("review_token_used_at"),
             approval_expires_at=item.get("approval_expires_at"),
             callback_sent_at=item.get("callback_sent_at"),

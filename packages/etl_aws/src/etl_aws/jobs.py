@@ -26,6 +26,7 @@ from etl_aws.errors import (
     JobCancelled,
     JobNotFound,
     NotAwaitingDecision,
+    ReviewLinkSuperseded,
 )
 from etl_aws.job_records import ApprovalSecrets, HistoryEntry, Job, PublishedVersion
 from etl_aws.models import CANCELLABLE, TERMINAL, Decision, JobStatus, ObjectRef
@@ -250,12 +251,15 @@ class JobsRepository:
         return ApprovalSecrets.from_item(item)
 
     def record_decision(
-        self, job_id: str, decision: Decision, use_review_token: bool = False
+        self, job_id: str, decision: Decision, use_review_token: bool = False, review_token_hash: str = ""
     ) -> tuple[Job, bool]:
         """First decision wins. Returns (job, True) when this call recorded it, (job, False) for a repeat.
 
+        `review_token_hash`: the hash of the link deciding; the write then holds only while that link is
+        the current one, so a link superseded after it was checked still cannot decide.
         Raises DecisionConflict for a different earlier decision, DecisionGone after expiry,
-        NotAwaitingDecision before the approval step, JobNotFound for an unknown job.
+        NotAwaitingDecision before the approval step, JobNotFound for an unknown job, ReviewLinkSuperseded
+        when the link was superseded.
         """
         now = clock.now_iso()
         to = JobStatus.APPROVED if decision.approved else JobStatus.REJECTED
@@ -271,9 +275,14 @@ class JobsRepository:
         condition = "#status = :pending AND attribute_not_exists(decision) AND approval_expires_at > :now" + (
             " AND attribute_not_exists(review_token_used_at)" if use_review_token else ""
         )
+        if review_token_hash:
+            condition += " AND review_token_hash = :link"
+            values[":link"] = review_token_hash
         update = "SET " + ", ".join(sets) + ", #history = list_append(#history, :h)"
         item = self._conditional_update(job_id, update, condition, values, names)
         if item is None:
+            if review_token_hash and self.approval_secrets(job_id).review_token_hash != review_token_hash:
+                raise ReviewLinkSuperseded(f"a newer review link was sent for job {job_id}")
             return self._explain_refused_decision(job_id, decision, now), False
         return Job.from_item(item), True
 

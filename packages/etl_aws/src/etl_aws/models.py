@@ -135,6 +135,8 @@ class Decision(Model):
     reason: str = Field(default="", max_length=1000)
     decided_at: str = ""
     via: Literal["iam", "review_link", "direct"] = "direct"
+    # The staged data's hashes (records, rejects, manifest → SHA-256) the decision was made on.
+    staged: dict[str, str] | None = None
 
 
 class DecisionRecord(Decision):

@@ -77,6 +77,9 @@ def review_link(api_url: str, job_id: str, token: str) -> str:
     return f"{api_url.rstrip('/')}/review/{quote(job_id)}?token={quote(token)}"
 
 
+_REPLACES = "Request {generation} for this file: this link replaces the earlier ones (they no longer work)."
+
+
 def approval_message(
     job_id: str,
     file_name: str,
@@ -86,8 +89,10 @@ def approval_message(
     token: str,
     expires_at: str,
     changes: list[str] | None = None,
+    generation: int = 1,
 ) -> tuple[str, str]:
-    """Subject and body. Carries the review token (that is its purpose) but no callback id or task token."""
+    """Subject and body. Carries the review token (that is its purpose) but no callback id or task token.
+    A `generation` over 1 (approval requested again) says that this link replaces the earlier ones."""
     top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
     lines = [
         f"A file is waiting for your approval: {quoted_name(file_name)}",
@@ -106,6 +111,7 @@ def approval_message(
         "",
         "Review, then approve or reject (single-use link, valid until " + expires_at + "):",
         review_link(api_url, job_id, token),
+        *([_REPLACES.format(generation=generation)] if generation > 1 else []),
         "",
         "Operators with IAM access can also decide through the API:",
         f"  POST {api_url.rstrip('/')}/jobs/{job_id}/approve",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import (
@@ -92,11 +94,44 @@ def open_object(
     return io.BufferedReader(ObjectReader(bucket, key, version_id, etag), buffer_size=1024 * 1024)
 
 
+@dataclass(frozen=True)
+class Written:
+    """One object as written: its key, the SHA-256 of its whole content (hex, computed on the bytes sent,
+    so anyone can check it with `sha256sum`), its size, and the ETag and VersionId S3 answered with."""
+
+    key: str
+    sha256: str
+    bytes: int
+    etag: str
+    version_id: str | None
+
+    def record(self) -> dict[str, Any]:
+        """The small map a job keeps of it (no None values: DynamoDB maps hold them poorly)."""
+        out: dict[str, Any] = {"key": self.key, "sha256": self.sha256, "bytes": self.bytes, "etag": self.etag}
+        if self.version_id:
+            out["version_id"] = self.version_id
+        return out
+
+
+def _written(key: str, digest: Any, size: int, answer: dict[str, Any]) -> Written:
+    version = answer.get("VersionId")
+    return Written(
+        key=key,
+        sha256=digest.hexdigest(),
+        bytes=size,
+        etag=str(answer.get("ETag", "")).strip('"'),
+        version_id=version if version not in (None, "null") else None,
+    )
+
+
 class MultipartWriter(io.RawIOBase):
     """A write-only stream into one S3 object: parts of PART_SIZE, one PUT for small objects.
 
     Use as a context manager: a clean exit completes the upload, an exception aborts it so no partial
-    object and no orphaned parts are left behind.
+    object and no orphaned parts are left behind. After a clean exit `written` describes the object
+    (SHA-256 of the whole content, ETag, VersionId): a multipart object's own S3 checksum is a checksum
+    of its parts' checksums (https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-
+    integrity.html), so the whole-content hash is computed here, on the bytes as they are written.
     """
 
     def __init__(
@@ -109,13 +144,16 @@ class MultipartWriter(io.RawIOBase):
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
+        self._sha256 = hashlib.sha256()
         self.bytes_written = 0
+        self.written: Written | None = None
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
         self._buffer += data
+        self._sha256.update(data)
         self.bytes_written += len(data)
         while len(self._buffer) >= PART_SIZE:
             self._flush_part()
@@ -136,19 +174,20 @@ class MultipartWriter(io.RawIOBase):
 
     def complete(self) -> None:
         if self._upload_id is None:
-            self._s3.put_object(
+            answer = self._s3.put_object(
                 Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), ContentType=self._content_type
             )
         else:
             while self._buffer:
                 self._flush_part()
-            self._s3.complete_multipart_upload(
+            answer = self._s3.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=self.key,
                 UploadId=self._upload_id,
                 MultipartUpload={"Parts": self._parts},
             )
         self._buffer.clear()
+        self.written = _written(self.key, self._sha256, self.bytes_written, answer)
 
     def abort(self) -> None:
         if self._upload_id is not None:
@@ -213,14 +252,38 @@ def read_start(bucket: str, key: str, version_id: str | None, length: int) -> by
     return clients.client("s3").get_object(**args)["Body"].read()
 
 
-def put_json(bucket: str, key: str, value: Any) -> None:
+def put_json(bucket: str, key: str, value: Any) -> Written:
+    """Write `value` as JSON; what was written (its SHA-256, ETag, VersionId)."""
     body = json.dumps(value, indent=2, sort_keys=True).encode()
-    clients.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    answer = clients.client("s3").put_object(
+        Bucket=bucket, Key=key, Body=body, ContentType="application/json"
+    )
+    return _written(key, hashlib.sha256(body), len(body), answer)
 
 
-def copy(bucket: str, source_key: str, target_key: str) -> None:
-    """Copy within a bucket (multipart for large objects, as boto3's managed copy does)."""
-    clients.client("s3").copy({"Bucket": bucket, "Key": source_key}, bucket, target_key)
+def copy(
+    bucket: str,
+    source_key: str,
+    target_key: str,
+    version_id: str | None = None,
+    if_match: str | None = None,
+) -> None:
+    """Copy within a bucket (multipart for large objects, as boto3's managed copy does).
+
+    `version_id` copies that version; `if_match` (an ETag) makes S3 refuse the copy with 412
+    PreconditionFailed unless the source still has that ETag (`x-amz-copy-source-if-match`, applied to
+    every part of a multipart copy: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html,
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html)."""
+    source: dict[str, str] = {"Bucket": bucket, "Key": source_key}
+    if version_id:
+        source["VersionId"] = version_id
+    extra = {"CopySourceIfMatch": f'"{if_match}"'} if if_match else None
+    clients.client("s3").copy(source, bucket, target_key, ExtraArgs=extra)
+
+
+def precondition_failed(exc: ClientError) -> bool:
+    """S3's answer to a condition that did not hold (412), or to a version that no longer exists."""
+    return _code(exc) in _GONE
 
 
 def move_version(

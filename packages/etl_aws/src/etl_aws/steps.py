@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 import etl_core
-from etl_aws import callbacks, job_metrics, notify, s3io, tokens
+from etl_aws import callbacks, job_metrics, notify, s3io, staging, tokens
 from etl_aws import contract as C
 from etl_aws.config import ApprovalRequestSettings, JobSettings, StepSettings, settings
 from etl_aws.errors import InvalidTransition, transient_aware
@@ -34,6 +34,7 @@ from etl_aws.models import (
 )
 from etl_aws.observability import bind_job, logger
 from etl_aws.s3io import MultipartWriter, open_object
+from etl_aws.staging import staged_records
 from etl_aws.step_support import (
     dataset_of_job,
     recorded_failure,
@@ -150,6 +151,7 @@ def transform(extracted: Extracted, cfg: StepSettings | None = None) -> Transfor
             "reasons": data["reasons"],
             "summary": data,
             "outputs": {"records": records_key, "rejects": rejects_key},
+            "staged": staged_records(records.written, rejects.written),
             "dataset": dataset_of(source.key),
             "profile_json": json.dumps(summary.profile, separators=(",", ":")),
         },
@@ -182,23 +184,27 @@ def _transformed_from(job: Job, source: Source, records_key: str, rejects_key: s
 
 @transient_aware
 def load(transformed: Transformed, cfg: StepSettings | None = None) -> Loaded:
-    """Check both staged outputs are there, write the manifest, record counts: the job is LOADED."""
+    """Check both staged outputs are there and unchanged, write the manifest, and record what was staged
+    (each object's SHA-256, ETag, VersionId: what a decision will be bound to): the job is LOADED."""
     cfg = cfg or settings(StepSettings)
     repo = repo_for(cfg)
     job_id = transformed.job_id
     bind_job(job_id)
     manifest_key = staging_key(job_id, C.MANIFEST_FILE)
     job = repo.get(job_id)
-    if job.status not in (JobStatus.TRANSFORMED, JobStatus.LOADED):
+    if job.status != JobStatus.TRANSFORMED:  # LOADED or later: written once, or the recorded version moves
         if job.status == JobStatus.FAILED:
             raise recorded_failure(job)
         return Loaded(job_id=job_id, counts=transformed.counts, manifest_key=manifest_key)
-    sizes = {}
+    staged = dict(job.staged or {})
     for name, key in (("records", transformed.records_key), ("rejects", transformed.rejects_key)):
-        staged = s3io.head(cfg.output_bucket, key)
-        if staged is None:
+        head = s3io.head(cfg.output_bucket, key)
+        if head is None:
             raise refuse(repo, job_id, "staging_missing", f"staged {name} output is missing")
-        sizes[name] = int(staged["ContentLength"])
+        problem = staging.changed_since_written(staged.get(name), head)
+        if problem:
+            raise refuse(repo, job_id, staging.CHANGED, f"staged {name} output {problem}")
+        staged[name] = staging.from_head(staged.get(name), key, head)
     manifest = {
         "job_id": job_id,
         "workflow": job.workflow,
@@ -207,23 +213,14 @@ def load(transformed: Transformed, cfg: StepSettings | None = None) -> Loaded:
         "reasons": transformed.reasons,
         "columns": job.summary.get("columns", []),
         "files": {
-            C.RECORDS_FILE: {"bytes": sizes["records"], "lines": transformed.counts.valid},
-            C.REJECTS_FILE: {"bytes": sizes["rejects"], "lines": transformed.counts.rejected},
+            C.RECORDS_FILE: staging.file_entry(staged["records"], transformed.counts.valid),
+            C.REJECTS_FILE: staging.file_entry(staged["rejects"], transformed.counts.rejected),
         },
     }
-    s3io.put_json(cfg.output_bucket, manifest_key, manifest)
-    repo.transition(
-        job_id,
-        [JobStatus.TRANSFORMED],
-        JobStatus.LOADED,
-        {
-            "outputs": {
-                "records": transformed.records_key,
-                "rejects": transformed.rejects_key,
-                "manifest": manifest_key,
-            }
-        },
-    )
+    staged["manifest"] = s3io.put_json(cfg.output_bucket, manifest_key, manifest).record()
+    outputs = {"records": transformed.records_key, "rejects": transformed.rejects_key}
+    outputs["manifest"] = manifest_key
+    repo.transition(job_id, [JobStatus.TRANSFORMED], JobStatus.LOADED, {"outputs": outputs, "staged": staged})
     return Loaded(job_id=job_id, counts=transformed.counts, manifest_key=manifest_key)
 
 
@@ -237,29 +234,39 @@ def request_approval(
     cfg: ApprovalRequestSettings | None = None,
     execution_arn: str | None = None,
 ) -> ApprovalRequested:
-    """Store the callback reference and a hashed review token, then e-mail the reviewers once.
+    """Store the callback reference and a hashed review token, then e-mail the reviewers.
 
-    Run again (a retried Step Functions task waits on a new task token), it points the job at the new
-    token; and when a decision was recorded meanwhile, it delivers that decision to the new token at
-    once, so no recorded decision is left waiting on a token nobody will answer.
+    Each request is a new generation with a review link of its own. Run again for a job still waiting
+    (a retried or re-driven Step Functions task waits on a new task token), it issues a new link and
+    e-mails it: the earlier links answer "superseded" and can no longer decide. When a decision was
+    recorded meanwhile, it delivers that decision to the new token at once, so no recorded decision is
+    left waiting on a token nobody will answer. The same request repeated (same token) changes nothing.
     """
     cfg = cfg or settings(ApprovalRequestSettings)
     repo = repo_for(cfg)
     job_id = loaded.job_id
     bind_job(job_id)
     job = repo.get(job_id)
-    if job.notified_at and job.approval_expires_at:
-        _follow_new_token(repo, job, callback_token)
+    if job.notified_at and job.approval_expires_at and not _follow_new_token(repo, job, callback_token):
         return ApprovalRequested(job_id=job_id, approval_expires_at=job.approval_expires_at)
     if job.status not in (JobStatus.LOADED, JobStatus.PENDING_APPROVAL):
         raise InvalidTransition(f"job {job_id} is {job.status}: cannot request approval")
     token = tokens.new_token()
     expires_at = iso_in(cfg.approval_timeout_seconds)
     changes = _changes_since_published(repo, job)
-    extra = {"changes_json": json.dumps(changes, separators=(",", ":"))} if changes else None
-    job = repo.store_approval(
-        job_id, callback_token, tokens.hash_token(token), expires_at, execution_arn, extra=extra
-    )
+    extra: dict[str, Any] = {"approval_generation": job.approval_generation + 1}
+    if changes:
+        extra["changes_json"] = json.dumps(changes, separators=(",", ":"))
+    if job.status == JobStatus.PENDING_APPROVAL:  # a link was issued before: it is superseded, not voided
+        extra["superseded_token_hashes"] = tokens.superseded(repo.approval_secrets(job_id))
+    try:
+        job = repo.store_approval(
+            job_id, callback_token, tokens.hash_token(token), expires_at, execution_arn, extra=extra
+        )
+    except InvalidTransition:  # a decision arrived meanwhile: the new token gets it, no new link
+        job = repo.get(job_id)
+        _deliver_recorded(repo, job, callback_token)
+        return ApprovalRequested(job_id=job_id, approval_expires_at=job.approval_expires_at or expires_at)
     subject, body = notify.approval_message(
         job_id,
         job.file_name,
@@ -269,11 +276,15 @@ def request_approval(
         token,
         expires_at,
         changes=profile.describe_changes(changes) if changes else None,
+        generation=job.approval_generation,
     )
     # Never skipped: ETL_TOPIC_ARN is required (config.ApprovalRequestSettings), checked at cold start.
     notify.publish(cfg.topic_arn, subject, body, {"job_id": job_id})
     repo.update(job_id, {"notified_at": now_iso()})
-    logger.info("approval requested", extra={"approval_expires_at": expires_at})
+    logger.info(
+        "approval requested",
+        extra={"approval_expires_at": expires_at, "generation": job.approval_generation},
+    )
     return ApprovalRequested(job_id=job_id, approval_expires_at=expires_at)
 
 
@@ -290,20 +301,23 @@ def _changes_since_published(repo: JobsRepository, job: Job) -> dict[str, Any] |
     return changes
 
 
-def _follow_new_token(repo: JobsRepository, job: Job, callback_token: str) -> None:
-    """The workflow now waits on `callback_token`: store it, and deliver a decision recorded meanwhile."""
+def _follow_new_token(repo: JobsRepository, job: Job, callback_token: str) -> bool:
+    """The workflow now waits on `callback_token`. True when the job still waits for a decision (a new
+    link is to be issued); otherwise a decision recorded meanwhile is delivered to the new token."""
     secrets = repo.approval_secrets(job.job_id)
     if secrets.callback_token == callback_token or job.finalized_at:
-        return
+        return False
     if job.status == JobStatus.PENDING_APPROVAL:
-        try:
-            repo.update(job.job_id, {"callback_token": callback_token}, only_if=[JobStatus.PENDING_APPROVAL])
-            return
-        except InvalidTransition:  # a decision arrived meanwhile: deliver it below
-            job = repo.get(job.job_id)
+        return True
+    _deliver_recorded(repo, job, callback_token)
+    return False
+
+
+def _deliver_recorded(repo: JobsRepository, job: Job, callback_token: str) -> None:
+    """Point the job at `callback_token` and send it the decision recorded meanwhile (if there is one)."""
     if job.decision is None or job.status not in (JobStatus.APPROVED, JobStatus.REJECTED):
         return
     repo.update(job.job_id, {"callback_token": callback_token}, only_if=[job.status])
-    callbacks.send_decision(secrets.workflow, callback_token, job.decision)
+    callbacks.send_decision(job.workflow, callback_token, job.decision)
     repo.mark_callback_sent(job.job_id)
     logger.info("recorded decision delivered to the retried approval request")

@@ -2,9 +2,10 @@
 
 Everything moto does (request parsing, storage, response serialization, Step Functions' ASL interpreter)
 then runs on its own core instead of sharing one interpreter lock with the handlers. The fixes are
-applied here, inside that process: complete S3 notifications, Step Functions executing the ASL (with
-the syntax trees and task clients cached), and moto's Lambda invocations sent back to the runtime's
-function host over HTTP (`--invoke-url`), since moto cannot run Lambda code without Docker.
+applied here, inside that process: complete S3 notifications, S3 copy conditions (`s3_conditions`),
+Step Functions executing the ASL (with the syntax trees and task clients cached), and moto's Lambda
+invocations sent back to the runtime's function host over HTTP (`--invoke-url`), since moto cannot run
+Lambda code without Docker.
 
 With `--state-dir D` the services' state is loaded from D before serving and saved there at a graceful
 stop (stdin closed, SIGTERM or SIGINT): see `etl_local.moto_state` and `etl_local.sfn_resume`. A line
@@ -34,6 +35,7 @@ from etl_aws import clock
 from etl_local import dynamodb_wire, moto_dispatch, moto_state, sfn_resume
 from etl_local import sfn as sfn_pipeline
 from etl_local.moto_wsgi import KeptAliveMotoServer
+from etl_local.s3_conditions import enforce_copy_source_if_match
 from etl_local.s3_events import complete_s3_notifications
 
 HOST = "127.0.0.1"
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     complete_s3_notifications()
     dynamodb_wire.install()
     moto_dispatch.install()
+    enforce_copy_source_if_match()
     sfn_pipeline.enable_execution()
     sfn_pipeline.cache_asl_parse()
     sfn_pipeline.reuse_task_clients()
