@@ -49,9 +49,11 @@ locals {
         Resource = local.raw_uploads
       },
       {
+        # GetObjectVersion: finalize publishes exactly the staged versions a decision was made on
+        # (CopyObject naming a source version needs it: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html).
         Sid      = "WriteStaging"
         Effect   = "Allow"
-        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+        Action   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
         Resource = local.out_staging
       },
       {

@@ -130,9 +130,11 @@ locals {
         Resource = local.raw_uploads
       },
       {
+        # GetObjectVersion: finalize publishes exactly the staged versions a decision was made on
+        # (CopyObject naming a source version needs it: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html).
         Sid      = "PublishOrDiscardStaging"
         Effect   = "Allow"
-        Action   = ["s3:GetObject", "s3:DeleteObject"]
+        Action   = ["s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject"]
         Resource = local.out_staging
       },
       {
