@@ -3,8 +3,10 @@ that its forms decide the waiting workflow (durable and Step Functions alike).""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -14,6 +16,7 @@ from etl_aws import contract as C
 from etl_aws.jobs import Job
 from etl_aws.models import TERMINAL, JobStatus
 from etl_core import synth
+from etl_local.faults import INJECTOR, Fault, Rule, attempts
 from etl_local.runtime import LocalRuntime, available_workflows
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -201,6 +204,11 @@ def test_approve_from_the_page_completes_the_job(approved: Decided) -> None:
     assert approved.job.decision is not None
     assert approved.job.decision.approved is True
     assert approved.job.decision.via == "review_link"
+    # The page's form carried the hashes it showed: the decision is bound to the recorded staged data.
+    assert approved.job.staged is not None
+    assert approved.job.decision.staged == {
+        name: item["sha256"] for name, item in approved.job.staged.items()
+    }
 
 
 def test_used_link_shows_already_decided_without_forms(page: Page, decided: Decided) -> None:
@@ -236,3 +244,62 @@ def test_second_upload_of_a_dataset_shows_what_changed_since_the_published_one(
     expect(page.get_by_role("cell", name="date range", exact=True)).to_be_visible()
     expect(page.get_by_role("cell", name=re.compile(r"to 2031-01-01$"))).to_be_visible()
     page.close()
+
+
+def test_review_page_shows_the_sha256_of_each_staged_file_and_its_forms_carry_them(
+    runtime: LocalRuntime, page: Page, reviews: dict[str, Review]
+) -> None:
+    job = runtime.job(reviews["shown"].job_id)
+    assert job is not None
+    assert job.staged is not None
+    s3 = runtime.client("s3")
+    bucket = runtime.output_bucket(job.workflow)
+    digests = [
+        hashlib.sha256(s3.get_object(Bucket=bucket, Key=job.staged[name]["key"])["Body"].read()).hexdigest()
+        for name in ("records", "rejects", "manifest")
+    ]
+
+    open_review(page, reviews["shown"])
+
+    expect(page.locator("h2#staged")).to_have_text("Data you are deciding on")
+    expect(page.locator("td.sha256")).to_have_text(digests)
+    for form in ("form:has(button.approve)", "form:has(button.reject)"):
+        fields = page.locator(f"{form} input[type=hidden][name^=sha256_]")
+        expect(fields).to_have_count(3)
+        assert [fields.nth(i).get_attribute("value") for i in range(3)] == digests
+
+
+def _links_after_a_retried_request(runtime: LocalRuntime, timeout: float = JOB_TIMEOUT) -> tuple[str, str]:
+    """Upload a file whose first approval e-mail's answer is lost (the step retries and e-mails a new
+    link); the first and the newest links."""
+    rule = Rule("sns", "Publish", Fault.LOST_RESPONSE, times=attempts(), function="durable-orchestrator")
+    assert runtime.outbox is not None
+    with INJECTOR.injecting(rule):
+        job_id = runtime.upload(C.DURABLE, "uploads/superseded.csv", csv_file(rows=12, seed=3))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            links = list(dict.fromkeys(mail.review_link for mail in runtime.outbox.mails(job_id)))
+            if len(links) >= 2:
+                return links[0], links[-1]
+            time.sleep(0.2)
+    raise AssertionError(f"no second review link for {job_id} within {timeout} s")
+
+
+def test_a_superseded_link_shows_superseded_without_forms_and_the_newest_link_works(
+    runtime: LocalRuntime, page: Page
+) -> None:
+    first, newest = _links_after_a_retried_request(runtime)
+
+    response = page.goto(first)
+
+    assert response is not None
+    assert response.status == 410
+    expect(page).to_have_title("This link was superseded")
+    expect(page.get_by_role("heading", level=1)).to_have_text("This link was superseded")
+    expect(page.get_by_text("Open the link in the most recent e-mail about this file.")).to_be_visible()
+    expect(page.locator("form")).to_have_count(0)
+    fresh = page.goto(newest)
+    assert fresh is not None
+    assert fresh.status == 200
+    expect(page.locator("h2#staged")).to_have_text("Data you are deciding on (approval request 2)")
+    expect(page.get_by_role("button", name="Approve", exact=True)).to_be_enabled()
