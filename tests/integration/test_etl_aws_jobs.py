@@ -217,6 +217,7 @@ def test_the_first_decision_is_recorded_with_who_when_why_and_how(repo: JobsRepo
         "reason": "looks right",
         "decided_at": "2025-01-01T00:00:00Z",
         "via": "iam",
+        "staged": None,  # the repository records what it is given; the approval service binds the hashes
     }
     assert [h.status for h in job.history][-2:] == [JobStatus.PENDING_APPROVAL, JobStatus.APPROVED]
 
