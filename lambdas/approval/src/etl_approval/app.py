@@ -34,26 +34,18 @@ from etl_approval.models import (
     UnpublishRequest,
     UnpublishResponse,
 )
+from etl_approval.refusals import REFUSALS, Unauthenticated
 from etl_aws import approval, job_ages, unpublish
-from etl_aws.approval import InvalidCursor, ReasonRequired, ReviewLinkInvalid, ReviewLinkUsed
+from etl_aws.approval import ReasonRequired, ReviewLinkInvalid, ReviewLinkUsed
 from etl_aws.config import settings
 from etl_aws.errors import (
-    DecisionConflict,
-    DecisionGone,
-    InvalidTransition,
-    JobCancelled,
-    JobNotFound,
-    NotAwaitingDecision,
     PipelineError,
-    ReviewLinkSuperseded,
-    StagedDataChanged,
     TransientError,
 )
 from etl_aws.handler import lambda_handler
 from etl_aws.jobs import Job
 from etl_aws.models import JobStatus
 from etl_aws.observability import logger
-from etl_aws.unpublish import NotPublished
 
 # Library DEBUG lines quote request data (route arguments hold the review token; a durable callback id is
 # part of a URL): keep them off even when the function runs at DEBUG.
@@ -79,57 +71,6 @@ JSON_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-
-class Unauthenticated(PipelineError):
-    """An operator route reached without an IAM identity (the gateway should never let one through)."""
-
-    code = "forbidden"
-
-
-# Status and, for the review page, the title and text a reviewer sees, for each refusal.
-_REFUSALS: dict[type[PipelineError], tuple[int, str, str]] = {
-    Unauthenticated: (403, "Not allowed", "This route needs IAM authentication."),
-    ReviewLinkInvalid: (
-        403,
-        "This link is not valid",
-        "Open the complete link from the most recent e-mail about this file.",
-    ),
-    ReasonRequired: (400, "A reason is needed", "Go back and say why the file is rejected."),
-    InvalidCursor: (400, "Bad request", "The cursor is not valid."),
-    JobNotFound: (404, "Not found", "There is no such job."),
-    ReviewLinkUsed: (409, "Already decided", "This link has already been used."),
-    StagedDataChanged: (
-        409,
-        "The data changed",
-        "The staged data changed since this page was shown: nothing was decided. Reload the page, check "
-        "it again and decide.",
-    ),
-    DecisionConflict: (409, "Already decided", "A different decision was recorded first."),
-    NotAwaitingDecision: (409, "Not ready", "This file is not waiting for a decision yet."),
-    InvalidTransition: (409, "Not possible", "The job is not in a state that allows this."),
-    NotPublished: (409, "Not published", "Only a COMPLETED job's published output can be unpublished."),
-    JobCancelled: (
-        410,
-        "This file was cancelled",
-        "An operator cancelled this job: it no longer waits for a decision. Nothing was published.",
-    ),
-    ReviewLinkSuperseded: (
-        410,
-        "This link was superseded",
-        "Approval of this file was requested again and a newer link was e-mailed: this link no longer "
-        "decides anything. Open the link in the most recent e-mail about this file.",
-    ),
-    DecisionGone: (
-        410,
-        "This link has expired",
-        "The time to decide on this file is over. Nothing was published.",
-    ),
-    TransientError: (
-        503,
-        "Please try again",
-        "The decision is recorded but could not be delivered yet: submit the same decision again.",
-    ),
-}
 
 # debug=False, not the default None: with None, POWERTOOLS_DEV=1 turns debug on and the resolver prints
 # every event (review tokens in query strings and forms) to stdout.
@@ -287,9 +228,9 @@ def review_decide(
 # ---- errors ---------------------------------------------------------------------------------------------
 
 
-@app.exception_handler(list(_REFUSALS))
+@app.exception_handler(list(REFUSALS))
 def refused(exc: PipelineError) -> Response:
-    status, title, text = _REFUSALS[next(c for c in type(exc).__mro__ if c in _REFUSALS)]
+    status, title, text = REFUSALS[next(c for c in type(exc).__mro__ if c in REFUSALS)]
     if status >= 500:
         logger.warning("request not completed", extra={"error": exc.code})
     if _wants_html():
@@ -306,7 +247,7 @@ def invalid_request(exc: RequestValidationError) -> Response:
     message = "; ".join(problems)[:500] or "the request is not valid"
     if _wants_html():
         if app.current_event.http_method.upper() == "GET":
-            _, title, text = _REFUSALS[ReviewLinkInvalid]
+            _, title, text = REFUSALS[ReviewLinkInvalid]
             return _html(400, review_page.message_page(title, text))
         return _html(400, review_page.message_page("The form is incomplete", message))
     return _error(400, "invalid_request", message)

@@ -13,10 +13,9 @@ import base64
 import binascii
 import contextlib
 import uuid
-from typing import Any, Literal
+from typing import Literal
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, Field
 
 from etl_aws import callbacks, staging, tokens
 from etl_aws.config import settings
@@ -34,7 +33,7 @@ from etl_aws.errors import (
 from etl_aws.jobs import ApprovalSecrets, Job, JobsRepository, now_iso
 from etl_aws.models import Decision, DecisionRecord, JobStatus
 from etl_aws.observability import bind_job, logger, metrics
-from etl_core.schema import MAX_SAMPLES
+from etl_aws.review_view import ReviewView, view_of
 
 REVIEW_LINK_REVIEWER = "review-link"
 # Without a caller's deadline: the longest any Lambda function runs (900 s), and a margin. A claim only
@@ -72,24 +71,6 @@ class ReasonRequired(PipelineError):
 
 class InvalidCursor(PipelineError):
     code = "invalid_cursor"
-
-
-class ReviewView(BaseModel):
-    """What the review page shows: enough to decide, nothing secret."""
-
-    job_id: str
-    file_name: str
-    status: JobStatus
-    counts: dict[str, int] = Field(default_factory=dict)
-    reasons: list[tuple[str, int]] = Field(default_factory=list)
-    columns: list[str] = Field(default_factory=list)
-    samples: list[dict[str, Any]] = Field(default_factory=list)
-    expires_at: str | None = None
-    decision: DecisionRecord | None = None
-    changes: dict[str, Any] | None = None  # what changed since the dataset's last published version
-    # Each staged object the decision is bound to: key, sha256, bytes, etag, version_id (etl_aws.staging).
-    staged: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    generation: int = 0  # which approval request this link belongs to
 
 
 def _repo() -> JobsRepository:
@@ -138,7 +119,7 @@ def review_view(job_id: str, token: str | None, repo: JobsRepository | None = No
     repo = repo or _repo()
     _verified_secrets(repo, job_id, token)
     job = repo.get(job_id)
-    view = _view_of(job)
+    view = view_of(job)
     if view.decision is not None:
         return view
     if job.status == JobStatus.CANCELLED:
@@ -337,26 +318,6 @@ def _verified_secrets(repo: JobsRepository, job_id: str, token: str | None) -> A
         metrics.add_metric(name="ReviewLinksRefused", unit="Count", value=1)
         raise ReviewLinkInvalid("this link is not valid")
     return secrets
-
-
-def _view_of(job: Job) -> ReviewView:
-    summary = job.summary or {}
-    reasons = sorted((job.reasons or summary.get("reasons") or {}).items(), key=lambda kv: (-kv[1], kv[0]))
-    samples = [s for s in summary.get("samples", []) if isinstance(s, dict)][:MAX_SAMPLES]
-    return ReviewView(
-        job_id=job.job_id,
-        file_name=job.file_name,
-        status=job.status,
-        counts=job.counts,
-        reasons=reasons,
-        columns=[str(c) for c in summary.get("columns", [])],
-        samples=samples,
-        expires_at=job.approval_expires_at,
-        decision=job.decision,
-        changes=job.changes,
-        staged=job.staged or {},
-        generation=job.approval_generation,
-    )
 
 
 def _expired(expires_at: str | None) -> bool:
