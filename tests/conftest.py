@@ -28,10 +28,12 @@ os.environ.update(
 
 # AWS's limits and the fault injector sit in front of every botocore client the tests create (the
 # handlers' shared clients included): what AWS refuses is refused here too, and faults can be injected.
-from etl_local import faults, limits  # noqa: E402
+# In-process moto handles one DynamoDB request at a time, so item operations are atomic as in AWS.
+from etl_local import dynamodb_atomic, faults, limits  # noqa: E402
 
 limits.install()
 faults.install()
+dynamodb_atomic.install()
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
