@@ -19,8 +19,9 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from etl_aws import callbacks, tokens
-from etl_aws.config import settings
+from etl_aws.config import ReviewSettings, settings
 from etl_aws.errors import (
+    DecisionConflict,
     DecisionGone,
     JobCancelled,
     JobNotFound,
@@ -32,6 +33,8 @@ from etl_aws.errors import (
 from etl_aws.jobs import ApprovalSecrets, Job, JobsRepository, now_iso
 from etl_aws.models import Decision, DecisionRecord, JobStatus
 from etl_aws.observability import bind_job, logger, metrics
+from etl_aws.reviewers import ReviewPolicy
+from etl_aws.step_support import dataset_of_job
 from etl_core.schema import MAX_SAMPLES
 
 REVIEW_LINK_REVIEWER = "review-link"
@@ -62,6 +65,12 @@ class ReviewLinkUsed(PipelineError):
         self.decision = decision
 
 
+class NotAllowed(PipelineError):
+    """The operator may not make this decision: not on the dataset's allowlist, or the file's uploader."""
+
+    code = "forbidden"
+
+
 class ReasonRequired(PipelineError):
     """A rejection must say why."""
 
@@ -85,6 +94,9 @@ class ReviewView(BaseModel):
     expires_at: str | None = None
     decision: DecisionRecord | None = None
     changes: dict[str, Any] | None = None  # what changed since the dataset's last published version
+    viewer: str | None = None  # the named reviewer whose link opened the page
+    approvals: dict[str, dict[str, str]] = Field(default_factory=dict)  # recorded so far (N-of-M)
+    approvals_required: int = 1
 
 
 def _repo() -> JobsRepository:
@@ -131,9 +143,9 @@ def review_view(job_id: str, token: str | None, repo: JobsRepository | None = No
     the job no longer waits). A decided job is returned with its `decision` set.
     """
     repo = repo or _repo()
-    _verified_secrets(repo, job_id, token)
+    secrets = _verified_secrets(repo, job_id, token)
     job = repo.get(job_id)
-    view = _view_of(job)
+    view = _view_of(job).model_copy(update={"viewer": secrets.reviewer_of(token)})
     if view.decision is not None:
         return view
     if job.status == JobStatus.CANCELLED:
@@ -158,6 +170,7 @@ def decide(
     token: str | None = None,
     repo: JobsRepository | None = None,
     lease_seconds: int | None = None,
+    principal_id: str | None = None,
 ) -> tuple[Job, bool]:
     """Record a decision (the first one wins) and deliver it to the waiting workflow.
 
@@ -168,22 +181,28 @@ def decide(
     recorded decision returns (job, False) and re-sends the callback only if no send completed.
     Raises ReviewLinkInvalid / ReviewLinkUsed (review links), ReasonRequired, JobNotFound,
     DecisionConflict (a different decision came first), DecisionGone (expired, or the workflow no longer
-    waits), NotAwaitingDecision (too early), TransientError (delivery failed; repeat to retry).
+    waits), NotAwaitingDecision (too early), TransientError (delivery failed; repeat to retry), NotAllowed
+    (an operator off the dataset's allowlist, or the uploader approving: `principal_id` is the caller's).
+
+    With N-of-M approvals (etl_aws.reviewers) an approval that does not complete the quorum is recorded
+    (the job stays PENDING_APPROVAL, nothing is sent); a rejection decides at once.
     """
     repo = repo or _repo()
     bind_job(job_id)
     use_review_token = via == "review_link"
     if use_review_token:
-        _verified_secrets(repo, job_id, token)  # before anything else
-        reviewer = REVIEW_LINK_REVIEWER
-        _refuse_spent_link(repo.get(job_id), approved)
+        secrets = _verified_secrets(repo, job_id, token)  # before anything else
+        reviewer = secrets.reviewer_of(token) or REVIEW_LINK_REVIEWER
+        _refuse_spent_link(repo.get(job_id), approved, reviewer)
+    else:
+        _refuse_operator(repo.get(job_id), approved, reviewer, principal_id)
     reason = reason.strip()
     if not approved and not reason:
         raise ReasonRequired("a rejection needs a reason")
     decision = Decision(
         approved=approved, reviewer=reviewer[:256], reason=reason, decided_at=now_iso(), via=via
     )
-    job, created = repo.record_decision(job_id, decision, use_review_token=use_review_token)
+    job, created = _record(repo, job_id, decision, use_review_token)
     if created:
         metrics.add_metric(name="DecisionsRecorded", unit="Count", value=1)
     logger.info(
@@ -196,8 +215,59 @@ def decide(
     return job, created
 
 
-def _refuse_spent_link(job: Job, approved: bool) -> None:
-    """A link is spent once its job is decided; it may only repeat that decision while undelivered.
+def _record(
+    repo: JobsRepository, job_id: str, decision: Decision, use_review_token: bool
+) -> tuple[Job, bool]:
+    """The decision, or (N-of-M) the approval, written under its condition."""
+    required = repo.get(job_id).approvals_required
+    if decision.approved and required > 1:
+        job, created = repo.record_approval(job_id, decision, required)
+        if created and job.decision is None:
+            metrics.add_metric(name="ApprovalsRecorded", unit="Count", value=1)
+            logger.info("approval recorded", extra={"approvals": len(job.approvals), "required": required})
+        return job, created
+    return repo.record_decision(job_id, decision, use_review_token=use_review_token)
+
+
+def review_policy(job: Job) -> ReviewPolicy:
+    """The review policy of the job's dataset (the default one where the function has no review settings)."""
+    cfg = settings()
+    review = cfg.review if isinstance(cfg, ReviewSettings) else None
+    return review.for_dataset(dataset_of_job(job)) if review else ReviewPolicy()
+
+
+def _refuse_operator(job: Job, approved: bool, principal_arn: str, principal_id: str | None) -> None:
+    """An operator route's decision: the dataset's allowlist, and the uploader never approves their file."""
+    policy = review_policy(job)
+    if not policy.may_operate(principal_arn) and not policy.may_operate(role_of(principal_arn)):
+        raise NotAllowed(f"{principal_arn} is not on the allowlist of reviewers of this dataset")
+    uploader = (job.uploaded_by or "").removeprefix("AWS:")
+    if approved and not policy.uploader_may_approve and uploader and uploader == principal_id:
+        raise NotAllowed(
+            "the uploader of a file may not approve it: another reviewer must (a rejection is allowed)"
+        )
+    _refuse_changed_mind(job, approved, principal_arn)
+
+
+def role_of(principal_arn: str) -> str:
+    """The IAM role of an assumed-role session ARN (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION), so an
+    allowlist can name the role; any other ARN as it is."""
+    parts = principal_arn.split(":", 5)
+    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        role = parts[5].split("/")[1]
+        return f"{parts[0]}:{parts[1]}:iam::{parts[4]}:role/{role}"
+    return principal_arn
+
+
+def _refuse_changed_mind(job: Job, approved: bool, reviewer: str) -> None:
+    """A reviewer whose approval is recorded (N-of-M, job still undecided) may not reject it afterwards."""
+    if not approved and job.decision is None and reviewer in job.approvals:
+        raise DecisionConflict(f"job {job.job_id}: {reviewer} already approved it")
+
+
+def _refuse_spent_link(job: Job, approved: bool, reviewer: str = REVIEW_LINK_REVIEWER) -> None:
+    """A link is spent once its job is decided (or its reviewer's approval recorded); it may only repeat
+    that decision while undelivered.
 
     An undecided job whose approval window closed is gone, whatever the request says.
     """
@@ -205,6 +275,14 @@ def _refuse_spent_link(job: Job, approved: bool) -> None:
     if decided is None:
         if job.status == JobStatus.PENDING_APPROVAL and _expired(job.approval_expires_at):
             raise DecisionGone(f"the approval of job {job.job_id} expired at {job.approval_expires_at}")
+        if not approved and reviewer in job.approvals:
+            entry = job.approvals[reviewer]
+            raise ReviewLinkUsed(
+                f"{reviewer} already approved job {job.job_id}",
+                DecisionRecord(
+                    approved=True, reviewer=reviewer, decided_at=entry.get("at", ""), via="review_link"
+                ),
+            )
         return
     if decided.approved == approved and _needs_delivery(job):
         return
@@ -301,7 +379,9 @@ def _verified_secrets(repo: JobsRepository, job_id: str, token: str | None) -> A
         secrets = repo.approval_secrets(job_id)
     except JobNotFound:
         secrets = None
-    if secrets is None or not tokens.verify(token, secrets.review_token_hash):
+    if secrets is None or not (
+        tokens.verify(token, secrets.review_token_hash) or secrets.reviewer_of(token) is not None
+    ):
         logger.warning("review link refused")
         metrics.add_metric(name="ReviewLinksRefused", unit="Count", value=1)
         raise ReviewLinkInvalid("this link is not valid")
@@ -323,6 +403,8 @@ def _view_of(job: Job) -> ReviewView:
         expires_at=job.approval_expires_at,
         decision=job.decision,
         changes=job.changes,
+        approvals=job.approvals,
+        approvals_required=job.approvals_required,
     )
 
 

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 import etl_core
-from etl_aws import callbacks, job_metrics, notify, s3io, tokens
+from etl_aws import callbacks, job_metrics, review_requests, s3io
 from etl_aws import contract as C
 from etl_aws.config import ApprovalRequestSettings, JobSettings, StepSettings, settings
 from etl_aws.errors import InvalidTransition, transient_aware
@@ -253,25 +253,27 @@ def request_approval(
         return ApprovalRequested(job_id=job_id, approval_expires_at=job.approval_expires_at)
     if job.status not in (JobStatus.LOADED, JobStatus.PENDING_APPROVAL):
         raise InvalidTransition(f"job {job_id} is {job.status}: cannot request approval")
-    token = tokens.new_token()
+    policy = cfg.review.for_dataset(dataset_of_job(job))
+    links = review_requests.new_links(policy)
     expires_at = iso_in(cfg.approval_timeout_seconds)
     changes = _changes_since_published(repo, job)
-    extra = {"changes_json": json.dumps(changes, separators=(",", ":"))} if changes else None
+    extra = review_requests.stored_fields(policy, links)
+    if changes:
+        extra["changes_json"] = json.dumps(changes, separators=(",", ":"))
     job = repo.store_approval(
-        job_id, callback_token, tokens.hash_token(token), expires_at, execution_arn, extra=extra
+        job_id, callback_token, review_requests.shared_hash(links), expires_at, execution_arn, extra=extra
     )
-    subject, body = notify.approval_message(
-        job_id,
-        job.file_name,
-        job.counts,
-        job.reasons,
-        cfg.api_url,
-        token,
-        expires_at,
-        changes=profile.describe_changes(changes) if changes else None,
-    )
+    message = {
+        "file_name": job.file_name,
+        "counts": job.counts,
+        "reasons": job.reasons,
+        "api_url": cfg.api_url,
+        "expires_at": expires_at,
+        "changes": profile.describe_changes(changes) if changes else None,
+        "approvals_required": policy.approvals_required,
+    }
     # Never skipped: ETL_TOPIC_ARN is required (config.ApprovalRequestSettings), checked at cold start.
-    notify.publish(cfg.topic_arn, subject, body, {"job_id": job_id})
+    review_requests.send(cfg.topic_arn, job_id, links, message)
     repo.update(job_id, {"notified_at": now_iso()})
     logger.info("approval requested", extra={"approval_expires_at": expires_at})
     return ApprovalRequested(job_id=job_id, approval_expires_at=expires_at)
