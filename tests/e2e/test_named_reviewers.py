@@ -5,6 +5,7 @@ decide and the escalation list."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -19,6 +20,7 @@ from etl_aws.reviewers import ReviewConfig
 from etl_local.pollers import Mail
 from etl_local.runtime import ACCESS_KEY, SECRET_KEY, LocalRuntime, available_workflows
 from etl_local.runtime_reads import SECOND_ACCESS_KEY, SECOND_OPERATOR_ARN, SECOND_SECRET_KEY
+from etl_ops import cli
 from etl_ops.api import ApprovalApi, Response, send
 from tests.e2e.test_local_runtime import csv_file
 
@@ -237,3 +239,25 @@ def test_one_reminder_goes_to_the_reviewers_still_to_decide_and_the_escalation_l
     assert job is not None
     assert job.reminded_at is not None
     assert job.status == JobStatus.PENDING_APPROVAL
+
+
+@pytest.mark.parametrize("workflow", workflows())
+def test_jobs_show_names_who_approved_and_the_timeline_who_decided(
+    runtime: LocalRuntime, capsys: pytest.CaptureFixture[str], workflow: str
+) -> None:
+    job_id = waiting(runtime, workflow, f"uploads/pair/shown-{workflow}.csv")
+    for address in (CY, ANA):
+        assert post(mail(runtime, address, job_id).review_link, "approve").status == 200
+    assert runtime.wait_for(job_id, TERMINAL).status == JobStatus.COMPLETED
+    capsys.readouterr()
+
+    code = cli.main(["--root", str(runtime.root), "jobs", "show", job_id])
+    out = capsys.readouterr().out
+
+    assert code == 0, out
+    assert f"decision approved by {ANA} (review link)" in out
+    assert re.search(rf"approvals 2 of 2: {re.escape(ANA)} \(.+\), {re.escape(CY)} \(", out), out
+    assert "uploaded by AWS:AIDALOCALOPERATOR0001" in out
+    approval_step = "approval" if workflow == C.DURABLE else "RequestApproval"
+    row = next(line for line in out.splitlines() if line.strip().startswith(approval_step + " "))
+    assert row.rstrip().endswith(f"approved by {ANA} (review link)"), out
