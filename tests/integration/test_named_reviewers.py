@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from etl_aws import approval, events, tokens
+from etl_aws import approval, decision_rules, events, tokens
 from etl_aws import contract as C
 from etl_aws.config import SettingsError, SfnApprovalTaskSettings
 from etl_aws.jobs import JobsRepository, iso_in
@@ -79,8 +79,8 @@ def test_an_allowlist_may_name_the_role_of_an_assumed_role_session() -> None:
     role = "arn:aws:iam::123456789012:role/etl-ops"
     session = "arn:aws:sts::123456789012:assumed-role/etl-ops/ana"
 
-    assert approval.role_of(session) == role
-    assert approval.role_of(role) == role
+    assert decision_rules.role_of(session) == role
+    assert decision_rules.role_of(role) == role
 
 
 # ---- what AWS does that the local runtime relies on ----------------------------------------------

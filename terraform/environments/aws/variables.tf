@@ -86,6 +86,14 @@ variable "review_policy" {
     ]))
     error_message = "operators must be IAM principal ARNs (users, roles, or assumed-role sessions)."
   }
+
+  validation {
+    # SNS keeps one subscription per endpoint: an address cannot have the shared filter and its own.
+    condition = length(setintersection(toset(var.approver_emails), toset(flatten([
+      for p in concat([var.review_policy.default], values(var.review_policy.datasets)) : concat(p.reviewers, p.escalation)
+    ])))) == 0
+    error_message = "An address in review_policy (reviewers, escalation) cannot also be in approver_emails."
+  }
 }
 
 variable "enable_durable" {

@@ -19,9 +19,9 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from etl_aws import callbacks, tokens
-from etl_aws.config import ReviewSettings, settings
+from etl_aws.config import settings
+from etl_aws.decision_rules import NotAllowed, refuse_operator
 from etl_aws.errors import (
-    DecisionConflict,
     DecisionGone,
     JobCancelled,
     JobNotFound,
@@ -33,9 +33,9 @@ from etl_aws.errors import (
 from etl_aws.jobs import ApprovalSecrets, Job, JobsRepository, now_iso
 from etl_aws.models import Decision, DecisionRecord, JobStatus
 from etl_aws.observability import bind_job, logger, metrics
-from etl_aws.reviewers import ReviewPolicy
-from etl_aws.step_support import dataset_of_job
 from etl_core.schema import MAX_SAMPLES
+
+__all__ = ["NotAllowed"]  # raised by decide (etl_aws.decision_rules)
 
 REVIEW_LINK_REVIEWER = "review-link"
 # Without a caller's deadline: the longest any Lambda function runs (900 s), and a margin. A claim only
@@ -63,12 +63,6 @@ class ReviewLinkUsed(PipelineError):
     def __init__(self, message: str, decision: DecisionRecord) -> None:
         super().__init__(message)
         self.decision = decision
-
-
-class NotAllowed(PipelineError):
-    """The operator may not make this decision: not on the dataset's allowlist, or the file's uploader."""
-
-    code = "forbidden"
 
 
 class ReasonRequired(PipelineError):
@@ -193,16 +187,18 @@ def decide(
     if use_review_token:
         secrets = _verified_secrets(repo, job_id, token)  # before anything else
         reviewer = secrets.reviewer_of(token) or REVIEW_LINK_REVIEWER
-        _refuse_spent_link(repo.get(job_id), approved, reviewer)
+    current = repo.get(job_id)
+    if use_review_token:
+        _refuse_spent_link(current, approved, reviewer)
     else:
-        _refuse_operator(repo.get(job_id), approved, reviewer, principal_id)
+        refuse_operator(current, approved, reviewer, principal_id)
     reason = reason.strip()
     if not approved and not reason:
         raise ReasonRequired("a rejection needs a reason")
     decision = Decision(
         approved=approved, reviewer=reviewer[:256], reason=reason, decided_at=now_iso(), via=via
     )
-    job, created = _record(repo, job_id, decision, use_review_token)
+    job, created = _record(repo, current, decision, use_review_token)
     if created:
         metrics.add_metric(name="DecisionsRecorded", unit="Count", value=1)
     logger.info(
@@ -216,10 +212,11 @@ def decide(
 
 
 def _record(
-    repo: JobsRepository, job_id: str, decision: Decision, use_review_token: bool
+    repo: JobsRepository, current: Job, decision: Decision, use_review_token: bool
 ) -> tuple[Job, bool]:
-    """The decision, or (N-of-M) the approval, written under its condition."""
-    required = repo.get(job_id).approvals_required
+    """The decision, or (N-of-M: the number fixed when the approval was requested) the approval, written
+    under its condition."""
+    job_id, required = current.job_id, current.approvals_required
     if decision.approved and required > 1:
         job, created = repo.record_approval(job_id, decision, required)
         if created and job.decision is None:
@@ -227,42 +224,6 @@ def _record(
             logger.info("approval recorded", extra={"approvals": len(job.approvals), "required": required})
         return job, created
     return repo.record_decision(job_id, decision, use_review_token=use_review_token)
-
-
-def review_policy(job: Job) -> ReviewPolicy:
-    """The review policy of the job's dataset (the default one where the function has no review settings)."""
-    cfg = settings()
-    review = cfg.review if isinstance(cfg, ReviewSettings) else None
-    return review.for_dataset(dataset_of_job(job)) if review else ReviewPolicy()
-
-
-def _refuse_operator(job: Job, approved: bool, principal_arn: str, principal_id: str | None) -> None:
-    """An operator route's decision: the dataset's allowlist, and the uploader never approves their file."""
-    policy = review_policy(job)
-    if not policy.may_operate(principal_arn) and not policy.may_operate(role_of(principal_arn)):
-        raise NotAllowed(f"{principal_arn} is not on the allowlist of reviewers of this dataset")
-    uploader = (job.uploaded_by or "").removeprefix("AWS:")
-    if approved and not policy.uploader_may_approve and uploader and uploader == principal_id:
-        raise NotAllowed(
-            "the uploader of a file may not approve it: another reviewer must (a rejection is allowed)"
-        )
-    _refuse_changed_mind(job, approved, principal_arn)
-
-
-def role_of(principal_arn: str) -> str:
-    """The IAM role of an assumed-role session ARN (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION), so an
-    allowlist can name the role; any other ARN as it is."""
-    parts = principal_arn.split(":", 5)
-    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
-        role = parts[5].split("/")[1]
-        return f"{parts[0]}:{parts[1]}:iam::{parts[4]}:role/{role}"
-    return principal_arn
-
-
-def _refuse_changed_mind(job: Job, approved: bool, reviewer: str) -> None:
-    """A reviewer whose approval is recorded (N-of-M, job still undecided) may not reject it afterwards."""
-    if not approved and job.decision is None and reviewer in job.approvals:
-        raise DecisionConflict(f"job {job.job_id}: {reviewer} already approved it")
 
 
 def _refuse_spent_link(job: Job, approved: bool, reviewer: str = REVIEW_LINK_REVIEWER) -> None:

@@ -257,7 +257,10 @@ def request_approval(
     links = review_requests.new_links(policy)
     expires_at = iso_in(cfg.approval_timeout_seconds)
     changes = _changes_since_published(repo, job)
-    extra = review_requests.stored_fields(policy, links)
+    # A re-run (its first run stopped between storing and e-mailing) keeps the approvals recorded since.
+    extra = review_requests.stored_fields(policy, links) | (
+        {"approvals": job.approvals} if job.approvals else {}
+    )
     if changes:
         extra["changes_json"] = json.dumps(changes, separators=(",", ":"))
     job = repo.store_approval(

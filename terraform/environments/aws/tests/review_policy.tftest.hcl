@@ -50,3 +50,13 @@ run "addresses_that_cannot_match_a_message_attribute_are_refused" {
 
   expect_failures = [var.review_policy]
 }
+
+run "an_address_cannot_be_both_shared_and_named" {
+  command = plan
+
+  variables {
+    approver_emails = ["ana@example.com"]
+  }
+
+  expect_failures = [var.review_policy]
+}
