@@ -6,6 +6,7 @@ decide and the escalation list."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -86,7 +87,16 @@ def post(link: str, decision: str, reason: str = "") -> Response:
     return send("POST", link, urlencode(form).encode(), headers)
 
 
+def finalized(runtime: LocalRuntime, job_id: str, timeout: float = 60) -> None:
+    """Wait until the workflow's finalize ran (a rejection is REJECTED from the moment it is recorded)."""
+    deadline = time.monotonic() + timeout
+    while (job := runtime.job(job_id)) is None or job.finalized_at is None:
+        assert time.monotonic() < deadline, f"job {job_id} not finalized within {timeout} s"
+        time.sleep(0.2)
+
+
 def assert_counts(runtime: LocalRuntime, workflow: str, job_id: str) -> None:
+    finalized(runtime, job_id)
     if workflow == C.DURABLE:
         assert sum(runtime.durable_operations(job_id).values()) == DURABLE_OPERATIONS
     else:
