@@ -12,9 +12,9 @@ from typing import Any
 import boto3
 import pytest
 
-from etl_aws import approval, decision_rules, events, tokens
+from etl_aws import approval, decision_rules, events, notify, reminders, tokens
 from etl_aws import contract as C
-from etl_aws.config import SettingsError, SfnApprovalTaskSettings
+from etl_aws.config import ApprovalApiSettings, SettingsError, SfnApprovalTaskSettings
 from etl_aws.jobs import JobsRepository, iso_in
 from etl_aws.models import JobStatus, ObjectRef
 from etl_aws.reviewers import SHARED_FILTER_POLICY, ReviewConfig, ReviewPolicy, filter_policy
@@ -216,3 +216,52 @@ def test_a_repeat_by_the_same_reviewer_does_not_count_twice(approval_env: Approv
     assert again[0].status == JobStatus.PENDING_APPROVAL
     assert list(again[0].approvals) == [ANA]
     assert approval_env.recorder.sent == []
+
+
+# ---- reminders ---------------------------------------------------------------------------------------
+
+
+def _reminding(env: ApprovalEnv, minutes: int) -> ApprovalApiSettings:
+    policy = {"reviewers": [ANA, BEN], "escalation": [CY], "remind_before_minutes": minutes}
+    return ApprovalApiSettings(
+        jobs_table=env.stack.resources["jobs_table"],
+        topic_arn=env.stack.resources["topic_arn"],
+        review=ReviewConfig.model_validate({"default": policy}),
+    )
+
+
+def test_a_reminder_whose_publish_failed_is_sent_by_the_next_run(
+    approval_env: ApprovalEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = _waiting_job(approval_env, "reminded", [ANA, BEN], 2)
+    approval.decide(job_id, True, ANA, via="iam", repo=approval_env.repo)
+    cfg = _reminding(approval_env, minutes=120)  # the job expires in 60: inside the window
+    sent: list[dict[str, str]] = []
+    publish = notify.publish
+
+    def failing(*args: Any, **kwargs: Any) -> str:
+        raise RuntimeError("SNS unavailable")
+
+    monkeypatch.setattr(notify, "publish", failing)
+    first = reminders.sweep(cfg, reminders.ReminderJobs(cfg.jobs_table))
+    assert approval_env.repo.get(job_id).reminded_at is None  # the claim was given back
+
+    def recording(topic: str, subject: str, body: str, attributes: dict[str, str] | None = None) -> str:
+        sent.append(attributes or {})
+        return publish(topic, subject, body, attributes)
+
+    monkeypatch.setattr(notify, "publish", recording)
+    second = reminders.sweep(cfg, reminders.ReminderJobs(cfg.jobs_table))
+    third = reminders.sweep(cfg, reminders.ReminderJobs(cfg.jobs_table))
+
+    assert (first, second, third) == (0, 1, 0)
+    assert [a["recipient"] for a in sent] == [BEN, CY]  # ANA approved; the escalation list too
+    assert approval_env.repo.get(job_id).reminded_at is not None
+
+
+def test_no_reminder_before_the_window(approval_env: ApprovalEnv) -> None:
+    job_id = _waiting_job(approval_env, "early", [ANA, BEN], 2)
+    cfg = _reminding(approval_env, minutes=30)  # the job expires in 60
+
+    assert reminders.sweep(cfg, reminders.ReminderJobs(cfg.jobs_table)) == 0
+    assert approval_env.repo.get(job_id).reminded_at is None
