@@ -6,8 +6,10 @@ decide and the escalation list."""
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -271,3 +273,29 @@ def test_jobs_show_names_who_approved_and_the_timeline_who_decided(
     approval_step = "approval" if workflow == C.DURABLE else "RequestApproval"
     row = next(line for line in out.splitlines() if line.strip().startswith(approval_step + " "))
     assert row.rstrip().endswith(f"approved by {ANA} (review link)"), out
+
+
+@pytest.mark.parametrize("workflow", workflows())
+def test_three_approvals_at_once_through_the_gateway_decide_once_with_two_recorded(
+    runtime: LocalRuntime, workflow: str
+) -> None:
+    """Three reviewers' approvals race through the gateway to the approval function and the local DynamoDB:
+    the quorum's conditional writes let exactly two count and one decide."""
+    job_ids = [waiting(runtime, workflow, f"uploads/pair/race-{workflow}-{i}.csv") for i in range(3)]
+    for job_id in job_ids:
+        links = [mail(runtime, a, job_id).review_link for a in (ANA, BEN, CY)]
+        barrier = threading.Barrier(len(links))
+
+        def approve(link: str, barrier: threading.Barrier = barrier) -> int:
+            barrier.wait()
+            return post(link, "approve").status
+
+        with ThreadPoolExecutor(len(links)) as pool:
+            answers = list(pool.map(approve, links))
+
+        job = runtime.wait_for(job_id, TERMINAL)
+        # The third is 200 when the decision was still being delivered, 409 (already decided) once it was.
+        assert sorted(answers) in ([200, 200, 200], [200, 200, 409])
+        assert job.status == JobStatus.COMPLETED
+        assert len(job.approvals) == 2
+        assert_counts(runtime, workflow, job_id)  # one callback delivered: 6 operations / transitions
