@@ -97,12 +97,20 @@ def finalized(runtime: LocalRuntime, job_id: str, timeout: float = 60) -> None:
         time.sleep(0.2)
 
 
-def assert_counts(runtime: LocalRuntime, workflow: str, job_id: str) -> None:
+def assert_counts(runtime: LocalRuntime, workflow: str, job_id: str, timeout: float = 30) -> None:
+    """The workflow's count once its last operation is recorded (it may lag the job's record briefly)."""
     finalized(runtime, job_id)
+    expected = DURABLE_OPERATIONS if workflow == C.DURABLE else SFN_TRANSITIONS
+    deadline = time.monotonic() + timeout
+    while (count := _count(runtime, workflow, job_id)) < expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert count == expected
+
+
+def _count(runtime: LocalRuntime, workflow: str, job_id: str) -> int:
     if workflow == C.DURABLE:
-        assert sum(runtime.durable_operations(job_id).values()) == DURABLE_OPERATIONS
-    else:
-        assert runtime.state_transitions(job_id) == SFN_TRANSITIONS
+        return sum(runtime.durable_operations(job_id).values())
+    return runtime.state_transitions(job_id)
 
 
 @pytest.mark.parametrize("workflow", workflows())

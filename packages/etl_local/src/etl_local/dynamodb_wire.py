@@ -65,3 +65,22 @@ def _string(value: Any) -> Any:
 def install() -> None:
     """Serialize DynamoDB's JSON responses with `DirectAttributeSerializer` in this process."""
     serialize.SERVICE_SPECIFIC_SERIALIZERS.setdefault("dynamodb", {})["json"] = DirectAttributeSerializer
+
+
+def atomic_requests() -> None:
+    """Apply each DynamoDB request atomically, as the service does for an item's conditional write
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/WorkingWithItems.html#WorkingWithItems.ConditionalUpdate).
+    moto checks a condition, then writes, with no lock between: two requests served at once by the server's
+    thread pool could both pass the condition. One lock around each request restores the guarantee."""
+    import threading
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.Lock()
+    original = DynamoHandler.call_action
+
+    def call_action(self: Any) -> Any:
+        with lock:
+            return original(self)
+
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]

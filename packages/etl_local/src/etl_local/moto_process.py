@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     complete_s3_notifications()
     dynamodb_wire.install()
+    dynamodb_wire.atomic_requests()
     moto_dispatch.install()
     sfn_pipeline.enable_execution()
     sfn_pipeline.cache_asl_parse()
