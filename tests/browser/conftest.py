@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Request, sync_playwright
 
+from etl_aws.reviewers import ReviewConfig, ReviewPolicy
 from etl_local.runtime import LocalRuntime
 
 LOOPBACK = "127.0.0.1"
@@ -92,8 +93,14 @@ def page(context: BrowserContext) -> Page:
     return context.new_page()
 
 
+# One dataset with two named reviewers, both of whose approvals publish; every other keeps the shared link.
+TEAM_DATASET = "uploads/team"
+TEAM_REVIEWERS = ("ana@example.com", "ben@example.com")
+REVIEW = ReviewConfig(datasets={TEAM_DATASET: ReviewPolicy(reviewers=TEAM_REVIEWERS, approvals_required=2)})
+
+
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[LocalRuntime]:
     root: Path = tmp_path_factory.mktemp("local")
-    with LocalRuntime(root=root, approval_timeout_seconds=600) as rt:
+    with LocalRuntime(root=root, approval_timeout_seconds=600, review_config=REVIEW) as rt:
         yield rt

@@ -18,6 +18,7 @@ from etl_aws.models import TERMINAL, JobStatus
 from etl_core import synth
 from etl_local.faults import INJECTOR, Fault, Rule, attempts
 from etl_local.runtime import LocalRuntime, available_workflows
+from tests.browser.conftest import TEAM_DATASET, TEAM_REVIEWERS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -303,3 +304,39 @@ def test_a_superseded_link_shows_superseded_without_forms_and_the_newest_link_wo
     assert fresh.status == 200
     expect(page.locator("h2#staged")).to_have_text("Data you are deciding on (approval request 2)")
     expect(page.get_by_role("button", name="Approve", exact=True)).to_be_enabled()
+
+
+def test_each_named_reviewer_decides_on_a_page_of_their_own_and_is_named(
+    runtime: LocalRuntime, module_context: BrowserContext
+) -> None:
+    """Two named reviewers, two approvals needed: the first only records, the second publishes, and the
+    pages say who did what."""
+    ana, ben = TEAM_REVIEWERS
+    workflow = C.STEP_FUNCTIONS if C.STEP_FUNCTIONS in available_workflows() else C.DURABLE
+    job_id = runtime.upload(workflow, f"{TEAM_DATASET}/pair.csv", csv_file(rows=20, seed=3))
+    assert runtime.wait_for(job_id, WAITING, timeout=JOB_TIMEOUT).status == JobStatus.PENDING_APPROVAL
+    links = {a: runtime.mailboxes[a].wait_for(job_id, timeout=JOB_TIMEOUT).review_link for a in (ana, ben)}
+    page = module_context.new_page()
+
+    open_review(page, Review(job_id, links[ana]))
+    expect(page.locator(".viewer")).to_have_text(ana)
+    with page.expect_navigation(timeout=DECISION_TIMEOUT_MS):
+        page.get_by_role("button", name="Approve", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Approval recorded")
+    expect(page.locator(".notice")).to_contain_text(f"1 of 2 approvals: by {ana}")
+    assert runtime.job(job_id).status == JobStatus.PENDING_APPROVAL  # type: ignore[union-attr]
+
+    open_review(page, Review(job_id, links[ben]))
+    expect(page.locator(".viewer")).to_have_text(ben)
+    expect(page.locator(".approvals")).to_have_text(f"1 of 2 approvals: by {ana}")
+    decided = submit(runtime, page, Review(job_id, links[ben]), "Approve")
+
+    assert decided.heading == "Approved"
+    assert f"approved at {decided.job.decision.decided_at} by {ben}" in decided.notice  # type: ignore[union-attr]
+    assert decided.job.status == JobStatus.COMPLETED
+    assert decided.job.decision is not None
+    assert decided.job.decision.reviewer == ben
+    open_review(page, Review(job_id, links[ana]))
+    expect(page.get_by_role("heading", name="Already decided", exact=True)).to_be_visible()
+    expect(page.locator(".notice")).to_contain_text(f"by {ben} through their review link.")
+    page.close()

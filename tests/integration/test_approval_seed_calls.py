@@ -117,7 +117,7 @@ def test_a_review_link_rejection_without_reason_is_accepted_where_configured(
 
 
 def test_the_setting_reads_false_from_the_environment() -> None:
-    env = {C.ENV_JOBS_TABLE: "jobs"}
+    env = {C.ENV_JOBS_TABLE: "jobs", C.ENV_TOPIC_ARN: "arn:aws:sns:us-east-1:123456789012:approvals"}
 
     optional = config.ApprovalApiSettings.from_env({**env, C.ENV_REJECT_REASON_REQUIRED: "false"})
 

@@ -18,6 +18,7 @@ from etl_aws import config, observability, steps
 from etl_aws import contract as C
 from etl_aws.errors import FileRejected
 from etl_aws.models import Decision, Outcome
+from etl_aws.reviewers import ReviewConfig
 from etl_local.resources import env_for
 from tests.integration.etl_aws_support import (
     csv_bytes,
@@ -79,8 +80,11 @@ def test_every_variable_lands_in_its_typed_field() -> None:
         max_file_bytes=1048576,
         retention_days=30,
     )
-    api = config.ApprovalApiSettings.from_env({C.ENV_JOBS_TABLE: "t", C.ENV_REJECT_REASON_REQUIRED: "false"})
+    api = config.ApprovalApiSettings.from_env(
+        {C.ENV_JOBS_TABLE: "t", C.ENV_TOPIC_ARN: "topic", C.ENV_REJECT_REASON_REQUIRED: "false"}
+    )
     assert api.reject_reason_required is False
+    assert api.topic_arn == "topic"
 
 
 def test_unset_or_empty_optional_variables_take_the_contract_defaults() -> None:
@@ -91,7 +95,9 @@ def test_unset_or_empty_optional_variables_take_the_contract_defaults() -> None:
     assert cfg.approval_timeout_seconds == C.DEFAULT_APPROVAL_TIMEOUT_SECONDS == 24 * 3600
     assert cfg.max_file_bytes == C.DEFAULT_MAX_FILE_BYTES == 1024**3
     assert cfg.retention_days == C.DEFAULT_RETENTION_DAYS == 90
-    assert config.ApprovalApiSettings.from_env({C.ENV_JOBS_TABLE: "t"}).reject_reason_required is True
+    api = config.ApprovalApiSettings.from_env({C.ENV_JOBS_TABLE: "t", C.ENV_TOPIC_ARN: "topic"})
+    assert api.reject_reason_required is True
+    assert api.review == ReviewConfig()  # no reviewers named: one shared link, one approval
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 
 Both pipelines run: a file approved through the signed operator API (then the same decision repeated and
 a conflicting one, and once published, unpublished), one rejected through its review link, one left to
-expire, a broken file, a non-CSV upload and a duplicate S3 event. Every request the hosted functions make
+expire, one of a dataset with a named reviewer left to expire after the schedule's reminder, a broken file,
+a non-CSV upload and a duplicate S3 event. Every request the hosted functions make
 is recorded (`etl_local.calls`) and reduced to an inventory entry: function, service, operation, the
 parameter names used, and what it touches as a deployment-independent resource (bucket kind and key
 prefix, table and index, topic, queue, function and qualifier, state machine, execution, durable execution).
@@ -28,6 +29,7 @@ from botocore.credentials import Credentials
 
 from etl_aws import contract as C
 from etl_aws.models import TERMINAL, JobStatus
+from etl_aws.reviewers import ReviewConfig, ReviewPolicy
 from etl_core import synth
 from etl_local import calls
 from etl_local.runtime import ACCESS_KEY, SECRET_KEY, LocalRuntime
@@ -36,6 +38,11 @@ from etl_ops.api import ApprovalApi
 INVENTORY = Path(__file__).resolve().parent / "data" / "aws_calls.json"
 APPROVAL_TIMEOUT = 8  # seconds: long enough to decide the others, short enough to watch one expire
 WAITING = frozenset({JobStatus.PENDING_APPROVAL, *TERMINAL})
+# A dataset with a named reviewer and a reminder due as soon as its job waits (the wait is shorter).
+REMINDED_DATASET = "uploads/reminded"
+REVIEW = ReviewConfig(
+    datasets={REMINDED_DATASET: ReviewPolicy(reviewers=("reviewer@example.com",), remind_before_minutes=1)}
+)
 
 
 def _csv(seed: int) -> bytes:
@@ -72,8 +79,10 @@ def _scenarios(rt: LocalRuntime, workflow: str) -> None:
     expire = rt.upload(workflow, "uploads/expire.csv", _csv(3))
     broken = rt.upload(workflow, "uploads/broken.csv", b"\xff\xfe not utf-8 \xff\n")
     other = rt.upload(workflow, "uploads/notes.txt", b"not a csv")
-    for job_id in (approve, reject, expire, broken, other):
+    reminded = rt.upload(workflow, f"{REMINDED_DATASET}/late.csv", _csv(4))
+    for job_id in (approve, reject, expire, broken, other, reminded):
         rt.wait_for(job_id, WAITING)
+    assert rt.run_schedule()["reminders"] >= 1  # the schedule's run: job ages, and the reminder
     _redeliver_last_event(rt, workflow, captured)
     assert api.list_jobs(status=JobStatus.PENDING_APPROVAL.value).status == 200
     assert api.list_jobs().status == 200
@@ -86,7 +95,7 @@ def _scenarios(rt: LocalRuntime, workflow: str) -> None:
     assert api.review_page(mail.review_link).status == 200
     assert api.review(mail.review_link, "reject", reason="wrong month").status == 200
     expected = {approve: JobStatus.COMPLETED, reject: JobStatus.REJECTED, expire: JobStatus.EXPIRED}
-    expected |= {broken: JobStatus.FAILED, other: JobStatus.FAILED}
+    expected |= {broken: JobStatus.FAILED, other: JobStatus.FAILED, reminded: JobStatus.EXPIRED}
     for job_id, status in expected.items():
         job = rt.wait_for(job_id, TERMINAL, timeout=APPROVAL_TIMEOUT + 60)
         assert job.status == status, (job_id, job.status, status)
@@ -98,7 +107,7 @@ def _scenarios(rt: LocalRuntime, workflow: str) -> None:
 def record(root: Path) -> tuple[list[calls.RecordedCall], dict[str, Any]]:
     """Run every scenario through both pipelines; the calls made and the local stack's description."""
     calls.install()
-    with LocalRuntime(root=root, approval_timeout_seconds=APPROVAL_TIMEOUT) as rt:
+    with LocalRuntime(root=root, approval_timeout_seconds=APPROVAL_TIMEOUT, review_config=REVIEW) as rt:
         with calls.RECORDER.recording() as recorded:
             for workflow in rt.workflows:
                 _scenarios(rt, workflow)

@@ -273,12 +273,15 @@ def test_approval_api_applies_iam_operator_routes_and_open_review_routes_to_the_
     assert stage["tracingEnabled"] is True
     assert stage["accessLogSettings"]["destinationArn"].endswith(f":log-group:{out['access_log_group_name']}")
 
-    # The function reads the jobs table the storage made, and only this API's stage may invoke it.
+    # The function reads the jobs table and the topic the storage made (no named reviewers by default),
+    # and only this API's stage may invoke it.
     config = lam.get_function_configuration(FunctionName=alias_arn)
     assert config["Handler"] == contract.FUNCTIONS_BY_KEY["approval-api"].handler
     assert config["Environment"]["Variables"] == {
         contract.ENV_JOBS_TABLE: f"{NAME}-jobs",
         contract.ENV_REJECT_REASON_REQUIRED: str(contract.DEFAULT_REJECT_REASON_REQUIRED).lower(),
+        contract.ENV_TOPIC_ARN: moto_apply.outputs(applied_stack, "storage")["topic_arn"],
+        contract.ENV_REVIEW_CONFIG: "{}",
     }
     assert config["TracingConfig"]["Mode"] == "Active"  # moto 5.2.5 keeps no LoggingConfig to check
     policy = lam.get_policy(FunctionName=out["function_name"], Qualifier="live")["Policy"]

@@ -16,6 +16,7 @@ import pytest
 
 from etl_aws import config
 from etl_aws import contract as C
+from etl_aws.reviewers import ReviewConfig
 
 from .hcl_eval import Account, Module
 from .test_terraform_contract import ENVIRONMENT, MODULES, blocks
@@ -127,3 +128,39 @@ def test_each_function_gets_the_contract_memory_and_alias(key: str) -> None:
 
     assert function.variable("memory_size") == C.DEFAULT_MEMORY_MB[key]
     assert function.variable("alias_name") == C.FUNCTION_ALIAS
+
+
+# ---- named reviewers ------------------------------------------------------------------------------------
+
+REVIEW_POLICY = {
+    "default": {"reviewers": ["ana@example.com", "ben@example.com"]},
+    "datasets": {
+        "uploads/sales": {
+            "reviewers": ["ana@example.com", "cy@example.com"],
+            "approvals_required": 2,
+            "escalation": ["lead@example.com"],
+            "remind_before_minutes": 120,
+        }
+    },
+}
+REVIEW_READERS = ("durable-orchestrator", "sfn-request-approval", "approval-api")
+
+
+@cache
+def deployed_with_reviewers() -> dict[str, Module]:
+    variables = {"name": lambda: NAME, "review_policy": lambda: REVIEW_POLICY}
+    return _functions(Module(ENVIRONMENT, variables, Account()))
+
+
+@pytest.mark.parametrize("key", REVIEW_READERS)
+def test_each_reader_of_the_review_policy_parses_the_roots_json_into_the_same_policy(key: str) -> None:
+    cfg = config.for_function(key, deployed_with_reviewers()[key].variable("environment"))
+
+    assert cfg.review == ReviewConfig.model_validate(REVIEW_POLICY)  # type: ignore[attr-defined]
+    assert cfg.review.for_dataset("uploads/sales").approvals_required == 2  # type: ignore[attr-defined]
+
+
+def test_only_the_functions_that_ask_or_decide_read_the_review_policy() -> None:
+    readers = {k for k, f in deployed().items() if C.ENV_REVIEW_CONFIG in f.variable("environment")}
+
+    assert readers == set(REVIEW_READERS)

@@ -11,6 +11,11 @@ locals {
   ))
 
   starter_timeout = 30
+
+  # Named reviewers and escalation addresses: each gets an e-mail subscription of its own (storage).
+  review_policies    = concat([try(var.review_policy.default, {})], values(try(var.review_policy.datasets, {})))
+  review_addresses   = sort(distinct(flatten([for p in local.review_policies : concat(try(p.reviewers, []), try(p.escalation, []))])))
+  review_config_json = jsonencode(var.review_policy)
   # Staged output must outlive the longest possible wait for a decision.
   staging_expiration_days = max(30, ceil(var.approval_timeout_seconds / 86400) + 7)
 }
@@ -21,6 +26,7 @@ module "storage" {
   name            = var.name
   pipelines       = local.pipelines
   approver_emails = var.approver_emails
+  reviewer_emails = local.review_addresses
   kms_key_arn     = var.kms_key_arn
 
   force_destroy           = var.force_destroy
@@ -46,6 +52,8 @@ module "approval_api" {
   stage_name         = var.api_stage_name
 
   reject_reason_required = var.reject_reason_required
+  review_config_json     = local.review_config_json
+  topic_arn              = module.storage.topic_arn
 
   jobs_table_name       = module.storage.jobs_table_name
   jobs_table_arn        = module.storage.jobs_table_arn
@@ -97,6 +105,7 @@ module "durable" {
   queue_arn             = module.storage.queue_arns["durable"]
   kms_key_arn           = var.kms_key_arn
   api_url               = module.approval_api.invoke_url
+  review_config_json    = local.review_config_json
 
   tags = var.tags
 }
@@ -134,6 +143,7 @@ module "sfn" {
   queue_arn             = module.storage.queue_arns["sfn"]
   kms_key_arn           = var.kms_key_arn
   api_url               = module.approval_api.invoke_url
+  review_config_json    = local.review_config_json
 
   tags = var.tags
 }

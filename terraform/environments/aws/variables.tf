@@ -25,6 +25,77 @@ variable "approver_emails" {
   default     = []
 }
 
+variable "review_policy" {
+  description = <<-EOT
+    Who reviews each dataset (an upload's folder, e.g. "uploads/sales"), with a default for the others.
+    reviewers: e-mail addresses, each sent a review link of their own; approvals_required: distinct approvals
+    that publish (1, or 2 up to the number of reviewers); operators: IAM principal (or role) ARNs allowed to
+    decide on the operator routes (empty: any); uploader_may_approve: false keeps the uploader from
+    approving their own file; escalation: addresses reminded too; remind_before_minutes: when the one
+    reminder goes (null: none). Unset: one shared link to approver_emails, one approval.
+  EOT
+  type = object({
+    default = optional(object({
+      reviewers             = optional(list(string), [])
+      approvals_required    = optional(number, 1)
+      operators             = optional(list(string), [])
+      uploader_may_approve  = optional(bool, true)
+      escalation            = optional(list(string), [])
+      remind_before_minutes = optional(number)
+    }), {})
+    datasets = optional(map(object({
+      reviewers             = optional(list(string), [])
+      approvals_required    = optional(number, 1)
+      operators             = optional(list(string), [])
+      uploader_may_approve  = optional(bool, true)
+      escalation            = optional(list(string), [])
+      remind_before_minutes = optional(number)
+    })), {})
+  })
+  default = {}
+
+  validation {
+    condition = alltrue([
+      for p in concat([var.review_policy.default], values(var.review_policy.datasets)) :
+      p.approvals_required >= 1 && floor(p.approvals_required) == p.approvals_required &&
+      (p.approvals_required == 1 || p.approvals_required <= length(p.reviewers))
+    ])
+    error_message = "approvals_required must be 1, or a whole number from 2 up to the number of reviewers."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for p in concat([var.review_policy.default], values(var.review_policy.datasets)) :
+      [for e in concat(p.reviewers, p.escalation) : can(regex("^[^@\\sA-Z]+@[^@\\sA-Z]+\\.[^@\\sA-Z]+$", e))]
+    ]))
+    error_message = "reviewers and escalation must be lower-case e-mail addresses."
+  }
+
+  validation {
+    condition = alltrue([
+      for p in concat([var.review_policy.default], values(var.review_policy.datasets)) :
+      p.remind_before_minutes == null || try(p.remind_before_minutes >= 1, false)
+    ])
+    error_message = "remind_before_minutes must be at least 1 (or null: no reminder)."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for p in concat([var.review_policy.default], values(var.review_policy.datasets)) :
+      [for a in p.operators : can(regex("^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:.+$", a))]
+    ]))
+    error_message = "operators must be IAM principal ARNs (users, roles, or assumed-role sessions)."
+  }
+
+  validation {
+    # SNS keeps one subscription per endpoint: an address cannot have the shared filter and its own.
+    condition = length(setintersection(toset(var.approver_emails), toset(flatten([
+      for p in concat([var.review_policy.default], values(var.review_policy.datasets)) : concat(p.reviewers, p.escalation)
+    ])))) == 0
+    error_message = "An address in review_policy (reviewers, escalation) cannot also be in approver_emails."
+  }
+}
+
 variable "enable_durable" {
   description = "Deploy the Lambda durable functions pipeline."
   type        = bool

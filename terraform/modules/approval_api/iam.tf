@@ -29,6 +29,13 @@ locals {
           Action   = "dynamodb:Query"
           Resource = var.jobs_status_index_arn
         },
+        {
+          # The scheduled run's reminders before an approval expires (etl_aws.reminders).
+          Sid      = "SendReminders"
+          Effect   = "Allow"
+          Action   = "sns:Publish"
+          Resource = var.topic_arn
+        },
       ],
       length(var.durable_function_arns) == 0 ? [] : [
         {
@@ -87,11 +94,12 @@ locals {
       ] : s if length(var.output_bucket_arns) > 0],
       var.kms_key_arn == null ? [] : [
         {
-          # The storage's customer managed key: the table key is only decrypted; objects copied to
-          # retracted/ are encrypted under a new data key.
+          # The storage's customer managed key: the table key is decrypted; objects copied to retracted/
+          # and reminders published to the encrypted topic are encrypted under a new data key (SNS
+          # needs both: https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
           Sid      = "UseStorageKey"
           Effect   = "Allow"
-          Action   = length(var.output_bucket_arns) > 0 ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
+          Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
           Resource = var.kms_key_arn
         },
       ],

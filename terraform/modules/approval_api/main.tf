@@ -11,6 +11,8 @@ locals {
     "approval-api" = {
       ETL_JOBS_TABLE             = var.jobs_table_name
       ETL_REJECT_REASON_REQUIRED = tostring(var.reject_reason_required)
+      ETL_TOPIC_ARN              = var.topic_arn
+      ETL_REVIEW_CONFIG          = var.review_config_json
     }
   }
 

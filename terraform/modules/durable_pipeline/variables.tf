@@ -226,3 +226,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "review_config_json" {
+  description = "Who reviews each dataset, as JSON (ETL_REVIEW_CONFIG; etl_aws.reviewers): the root's review_policy, encoded. \"{}\": one shared review link, one approval."
+  type        = string
+  default     = "{}"
+
+  validation {
+    condition     = can(jsondecode(var.review_config_json))
+    error_message = "review_config_json must be JSON (an object: {\"default\": {...}, \"datasets\": {...}})."
+  }
+}

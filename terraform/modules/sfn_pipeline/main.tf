@@ -46,6 +46,7 @@ locals {
       ETL_TOPIC_ARN                = var.topic_arn
       ETL_API_URL                  = var.api_url
       ETL_APPROVAL_TIMEOUT_SECONDS = tostring(var.approval_timeout_seconds)
+      ETL_REVIEW_CONFIG            = var.review_config_json
     }
     "sfn-finalize" = {
       ETL_JOBS_TABLE     = var.jobs_table_name

@@ -74,3 +74,8 @@ output "kms_key_arn" {
   description = "The customer managed key the storage uses, or null."
   value       = var.kms_key_arn
 }
+
+output "reviewer_subscriptions" {
+  description = "Named reviewers' and escalation addresses → their e-mail subscription's ARN (each must be confirmed from the e-mail SNS sends)."
+  value       = { for address, s in aws_sns_topic_subscription.reviewers : address => s.arn }
+}

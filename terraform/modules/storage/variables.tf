@@ -29,6 +29,17 @@ variable "approver_emails" {
   }
 }
 
+variable "reviewer_emails" {
+  description = "Named reviewers' and escalation addresses (etl_aws.reviewers): each subscribed by e-mail with a filter policy, so it receives only the messages addressed to it (its own review link, reminders)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.reviewer_emails : can(regex("^[^@\\sA-Z]+@[^@\\sA-Z]+\\.[^@\\sA-Z]+$", e))])
+    error_message = "reviewer_emails must be lower-case e-mail addresses (message attributes match them exactly)."
+  }
+}
+
 variable "kms_key_arn" {
   description = "Customer managed KMS key for the buckets, the jobs table and the topic. null: SSE-S3, the DynamoDB AWS managed key and alias/aws/sns."
   type        = string

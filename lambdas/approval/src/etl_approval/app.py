@@ -35,9 +35,9 @@ from etl_approval.models import (
     UnpublishResponse,
 )
 from etl_approval.refusals import REFUSALS, Unauthenticated
-from etl_aws import approval, job_ages, unpublish
+from etl_aws import approval, job_ages, reminders, unpublish
 from etl_aws.approval import ReasonRequired, ReviewLinkInvalid, ReviewLinkUsed
-from etl_aws.config import settings
+from etl_aws.config import ApprovalApiSettings, settings
 from etl_aws.errors import (
     PipelineError,
     TransientError,
@@ -96,6 +96,13 @@ def operator_identity() -> str:
     raise Unauthenticated("this route needs IAM (SigV4) authentication")
 
 
+def operator_principal_id() -> str | None:
+    """The signer's principal id (`user`: "AIDA…", or "AROA…:session"), as S3 events name an uploader."""
+    identity = (app.current_event.raw_event.get("requestContext") or {}).get("identity") or {}
+    value = identity.get("user")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
 @app.get("/jobs")
 def list_jobs(
     status: Annotated[JobStatus | None, Query()] = None,
@@ -121,7 +128,14 @@ def approve(job_id: JobId, body: Annotated[ApproveRequest | None, Body()] = None
     request = body or ApproveRequest()
     _log_named_reviewer(request, reviewer)
     job, created = approval.decide(
-        job_id, True, reviewer, request.why, via="iam", lease_seconds=send_lease(), staged=_presented(request)
+        job_id,
+        True,
+        reviewer,
+        request.why,
+        via="iam",
+        lease_seconds=send_lease(),
+        staged=_presented(request),
+        principal_id=operator_principal_id(),
     )
     return DecisionResponse.of(job, created)
 
@@ -140,6 +154,7 @@ def reject(job_id: JobId, body: Annotated[RejectRequest | None, Body()] = None) 
         via="iam",
         lease_seconds=send_lease(),
         staged=_presented(request),
+        principal_id=operator_principal_id(),
     )
     return DecisionResponse.of(job, created)
 
@@ -220,7 +235,11 @@ def review_decide(
     )
     if _wants_html():
         decided = job.decision
-        assert decided is not None
+        if decided is None:  # an approval recorded, more needed (N-of-M)
+            page = review_page.approval_recorded_page(
+                job.job_id, job.approvals, job.approvals_required, created
+            )
+            return _html(200, page)
         return _html(200, review_page.result_page(job.job_id, decided, created))
     return _json(200, ReviewDecisionResponse.of(job, created).model_dump(mode="json"))
 
@@ -340,7 +359,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point. The event is never logged, whatever POWERTOOLS_LOGGER_LOG_EVENT or
     POWERTOOLS_DEV say (`lambda_handler` pins that): it carries review tokens.
 
-    The monitoring schedule invokes it too, to publish the jobs' ages (etl_aws.job_ages)."""
+    The monitoring schedule invokes it too, to publish the jobs' ages (etl_aws.job_ages) and send the
+    reminders that are due (etl_aws.reminders)."""
     if job_ages.is_schedule(event):
-        return job_ages.publish(settings().jobs_table)
+        published = job_ages.publish(settings().jobs_table)
+        return published | {"reminders": reminders.sweep(settings(ApprovalApiSettings))}
     return _with_default_headers(app.resolve(event, context))

@@ -106,20 +106,22 @@ class DecisionResponse(BaseModel):
 
     job_id: str
     status: JobStatus
-    decision: DecisionRecord
+    decision: DecisionRecord | None = Field(description="None while more approvals are needed (N-of-M).")
     created: bool = Field(description="True for the request that recorded the decision, False for a repeat.")
     callback_sent: bool = Field(description="True once the waiting workflow has been given the decision.")
+    approvals: list[str] = Field(default_factory=list, description="Who approved so far (N-of-M).")
+    approvals_required: int = 1
 
     @classmethod
     def of(cls, job: Job, created: bool) -> DecisionResponse:
-        decision = job.decision
-        assert decision is not None, "a decided job has a decision"
         return cls(
             job_id=job.job_id,
             status=job.status,
-            decision=decision,
+            decision=job.decision,
             created=created,
             callback_sent=job.callback_sent_at is not None,
+            approvals=sorted(job.approvals),
+            approvals_required=job.approvals_required,
         )
 
 
@@ -132,16 +134,20 @@ class ReviewDecisionResponse(BaseModel):
     decided_at: str
     created: bool
     callback_sent: bool
+    approvals: int = 0  # approvals recorded so far (N-of-M; the job is decided once they reach the required)
+    approvals_required: int = 1
 
     @classmethod
     def of(cls, job: Job, created: bool) -> ReviewDecisionResponse:
         decision = job.decision
-        assert decision is not None, "a decided job has a decision"
+        latest = max((a.get("at", "") for a in job.approvals.values()), default="")
         return cls(
             job_id=job.job_id,
             status=job.status,
-            approved=decision.approved,
-            decided_at=decision.decided_at,
+            approved=decision.approved if decision else True,
+            decided_at=decision.decided_at if decision else latest,
             created=created,
             callback_sent=job.callback_sent_at is not None,
+            approvals=len(job.approvals),
+            approvals_required=job.approvals_required,
         )

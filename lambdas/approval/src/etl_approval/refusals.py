@@ -3,7 +3,7 @@ shows (JSON clients get the error's code and message instead)."""
 
 from __future__ import annotations
 
-from etl_aws.approval import InvalidCursor, ReasonRequired, ReviewLinkInvalid, ReviewLinkUsed
+from etl_aws.approval import InvalidCursor, NotAllowed, ReasonRequired, ReviewLinkInvalid, ReviewLinkUsed
 from etl_aws.errors import (
     DecisionConflict,
     DecisionGone,
@@ -34,6 +34,7 @@ REFUSALS: dict[type[PipelineError], tuple[int, str, str]] = {
         "Open the complete link from the most recent e-mail about this file.",
     ),
     ReasonRequired: (400, "A reason is needed", "Go back and say why the file is rejected."),
+    NotAllowed: (403, "Not allowed", "This decision is not yours to make."),
     InvalidCursor: (400, "Bad request", "The cursor is not valid."),
     JobNotFound: (404, "Not found", "There is no such job."),
     ReviewLinkUsed: (409, "Already decided", "This link has already been used."),

@@ -11,7 +11,7 @@ import hashlib
 import html
 from typing import Any
 
-from etl_aws.approval import ReviewView
+from etl_aws.approval import REVIEW_LINK_REVIEWER, ReviewView
 from etl_aws.models import DecisionRecord
 
 _CSS = """
@@ -192,7 +192,12 @@ def _decision_text(decision: DecisionRecord) -> str:
     parts = [f"<p>This file was <b>{e(outcome)}</b>"]
     if decision.decided_at:
         parts.append(f" at {e(decision.decided_at)}")
-    parts.append(" through the review link." if decision.via == "review_link" else " by an operator.")
+    if decision.via != "review_link":
+        parts.append(" by an operator.")
+    elif decision.reviewer and decision.reviewer != REVIEW_LINK_REVIEWER:
+        parts.append(f' by <span class="reviewer">{e(decision.reviewer)}</span> through their review link.')
+    else:
+        parts.append(" through the review link.")
     parts.append("</p>")
     if decision.reason:
         parts.append(f"<p>Reason: {e(decision.reason)}</p>")
@@ -200,10 +205,41 @@ def _decision_text(decision: DecisionRecord) -> str:
 
 
 def _header(view: ReviewView) -> str:
+    viewer = (
+        f'<p class="muted">Reviewing as <b class="viewer">{e(view.viewer)}</b></p>' if view.viewer else ""
+    )
     return (
         f'<h1>Review: <span class="file">{e(view.file_name or view.job_id)}</span></h1>'
         f'<p class="muted">Job {e(view.job_id)}</p>'
+        + viewer
+        + approvals_text(view.approvals, view.approvals_required)
     )
+
+
+def approvals_text(approvals: dict[str, dict[str, str]], required: int) -> str:
+    """ "1 of 2 approvals: by ana@…" where more than one approval is needed; nothing otherwise."""
+    if required <= 1:
+        return ""
+    who = ", ".join(e(r) for r in sorted(approvals, key=lambda r: approvals[r].get("at", "")))
+    return (
+        f'<p class="approvals">{len(approvals)} of {required} approvals'
+        + (f": by {who}" if who else "")
+        + "</p>"
+    )
+
+
+def approval_recorded_page(
+    job_id: str, approvals: dict[str, dict[str, str]], required: int, created: bool
+) -> str:
+    """The page after an approval that does not publish yet (more approvals are needed)."""
+    note = "" if created else '<p class="muted">Your approval had already been recorded.</p>'
+    body = (
+        "<h1>Approval recorded</h1>"
+        f'<div class="notice ok">{approvals_text(approvals, required)}'
+        "<p>The file is published once enough different reviewers approve it.</p></div>"
+        f'{note}<p class="muted">Job {e(job_id)}</p>'
+    )
+    return _page("Approval recorded", body)
 
 
 def review_page(view: ReviewView) -> str:

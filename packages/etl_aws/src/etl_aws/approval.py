@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from etl_aws import callbacks, staging, tokens
 from etl_aws.config import settings
+from etl_aws.decision_rules import NotAllowed, refuse_operator
 from etl_aws.errors import (
     DecisionGone,
     JobCancelled,
@@ -34,6 +35,8 @@ from etl_aws.jobs import ApprovalSecrets, Job, JobsRepository, now_iso
 from etl_aws.models import Decision, DecisionRecord, JobStatus
 from etl_aws.observability import bind_job, logger, metrics
 from etl_aws.review_view import ReviewView, view_of
+
+__all__ = ["NotAllowed"]  # raised by decide (etl_aws.decision_rules)
 
 REVIEW_LINK_REVIEWER = "review-link"
 # Without a caller's deadline: the longest any Lambda function runs (900 s), and a margin. A claim only
@@ -117,9 +120,9 @@ def review_view(job_id: str, token: str | None, repo: JobsRepository | None = No
     the job no longer waits). A decided job is returned with its `decision` set.
     """
     repo = repo or _repo()
-    _verified_secrets(repo, job_id, token)
+    secrets = _verified_secrets(repo, job_id, token)
     job = repo.get(job_id)
-    view = view_of(job)
+    view = view_of(job).model_copy(update={"viewer": secrets.reviewer_of(token)})
     if view.decision is not None:
         return view
     if job.status == JobStatus.CANCELLED:
@@ -145,6 +148,7 @@ def decide(
     repo: JobsRepository | None = None,
     lease_seconds: int | None = None,
     staged: dict[str, str] | None = None,
+    principal_id: str | None = None,
 ) -> tuple[Job, bool]:
     """Record a decision (the first one wins) and deliver it to the waiting workflow.
 
@@ -160,22 +164,30 @@ def decide(
     Raises ReviewLinkInvalid / ReviewLinkUsed / ReviewLinkSuperseded (review links), ReasonRequired,
     StagedDataChanged, JobNotFound,
     DecisionConflict (a different decision came first), DecisionGone (expired, or the workflow no longer
-    waits), NotAwaitingDecision (too early), TransientError (delivery failed; repeat to retry).
+    waits), NotAwaitingDecision (too early), TransientError (delivery failed; repeat to retry), NotAllowed
+    (an operator off the dataset's allowlist, or the uploader approving: `principal_id` is the caller's).
+
+    With N-of-M approvals (etl_aws.reviewers) an approval that does not complete the quorum is recorded
+    (the job stays PENDING_APPROVAL, nothing is sent); a rejection decides at once.
     """
     repo = repo or _repo()
     bind_job(job_id)
     use_review_token = via == "review_link"
     link_hash = ""
     if use_review_token:
-        link_hash = _verified_secrets(repo, job_id, token).review_token_hash or ""  # before anything else
-        reviewer = REVIEW_LINK_REVIEWER
-    job = repo.get(job_id)
+        secrets = _verified_secrets(repo, job_id, token)  # before anything else
+        reviewer = secrets.reviewer_of(token) or REVIEW_LINK_REVIEWER
+        if reviewer == REVIEW_LINK_REVIEWER:  # the shared link: the write holds only while it is current
+            link_hash = secrets.review_token_hash or ""
+    current = repo.get(job_id)
     if use_review_token:
-        _refuse_spent_link(job, approved)
+        _refuse_spent_link(current, approved, reviewer)
+    else:
+        refuse_operator(current, approved, reviewer, principal_id)
     reason = reason.strip()
     if not approved and not reason:
         raise ReasonRequired("a rejection needs a reason")
-    problem = staging.binding_problem(staged, job.staged)
+    problem = staging.binding_problem(staged, current.staged)
     if problem:
         raise StagedDataChanged(problem)
     decision = Decision(
@@ -184,11 +196,9 @@ def decide(
         reason=reason,
         decided_at=now_iso(),
         via=via,
-        staged=staging.hashes(job.staged) or None,
+        staged=staging.hashes(current.staged) or None,
     )
-    job, created = repo.record_decision(
-        job_id, decision, use_review_token=use_review_token, review_token_hash=link_hash
-    )
+    job, created = _record(repo, current, decision, use_review_token, link_hash)
     if created:
         metrics.add_metric(name="DecisionsRecorded", unit="Count", value=1)
     logger.info(
@@ -201,8 +211,26 @@ def decide(
     return job, created
 
 
-def _refuse_spent_link(job: Job, approved: bool) -> None:
-    """A link is spent once its job is decided; it may only repeat that decision while undelivered.
+def _record(
+    repo: JobsRepository, current: Job, decision: Decision, use_review_token: bool, link_hash: str = ""
+) -> tuple[Job, bool]:
+    """The decision, or (N-of-M: the number fixed when the approval was requested) the approval, written
+    under its condition."""
+    job_id, required = current.job_id, current.approvals_required
+    if decision.approved and required > 1:
+        job, created = repo.record_approval(job_id, decision, required)
+        if created and job.decision is None:
+            metrics.add_metric(name="ApprovalsRecorded", unit="Count", value=1)
+            logger.info("approval recorded", extra={"approvals": len(job.approvals), "required": required})
+        return job, created
+    return repo.record_decision(
+        job_id, decision, use_review_token=use_review_token, review_token_hash=link_hash
+    )
+
+
+def _refuse_spent_link(job: Job, approved: bool, reviewer: str = REVIEW_LINK_REVIEWER) -> None:
+    """A link is spent once its job is decided (or its reviewer's approval recorded); it may only repeat
+    that decision while undelivered.
 
     An undecided job whose approval window closed is gone, whatever the request says.
     """
@@ -210,6 +238,14 @@ def _refuse_spent_link(job: Job, approved: bool) -> None:
     if decided is None:
         if job.status == JobStatus.PENDING_APPROVAL and _expired(job.approval_expires_at):
             raise DecisionGone(f"the approval of job {job.job_id} expired at {job.approval_expires_at}")
+        if not approved and reviewer in job.approvals:
+            entry = job.approvals[reviewer]
+            raise ReviewLinkUsed(
+                f"{reviewer} already approved job {job.job_id}",
+                DecisionRecord(
+                    approved=True, reviewer=reviewer, decided_at=entry.get("at", ""), via="review_link"
+                ),
+            )
         return
     if decided.approved == approved and _needs_delivery(job):
         return
@@ -307,7 +343,10 @@ def _verified_secrets(repo: JobsRepository, job_id: str, token: str | None) -> A
         secrets = repo.approval_secrets(job_id)
     except JobNotFound:
         secrets = None
-    if secrets is not None and not tokens.verify(token, secrets.review_token_hash):
+    current = secrets is not None and (
+        tokens.verify(token, secrets.review_token_hash) or secrets.reviewer_of(token) is not None
+    )
+    if secrets is not None and not current:
         if tokens.verify_any(token, secrets.superseded_token_hashes):
             logger.info("superseded review link refused")
             metrics.add_metric(name="ReviewLinksSuperseded", unit="Count", value=1)

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from etl_aws import contract as C
+from etl_aws.reviewers import ReviewConfig
 
 Model = TypeVar("Model", bound="FunctionSettings")
 
@@ -78,8 +79,26 @@ class FunctionSettings(BaseModel):
             raise SettingsError.of(cls, exc) from None
 
 
-class ApprovalApiSettings(FunctionSettings):
-    """The approval API."""
+class ReviewSettings(FunctionSettings):
+    """A function that needs to know who reviews each dataset (etl_aws.reviewers)."""
+
+    review: ReviewConfig = _env(
+        C.ENV_REVIEW_CONFIG, "who reviews each dataset (JSON; unset: one shared link)", default=ReviewConfig()
+    )
+
+    @field_validator("review", mode="before")
+    @classmethod
+    def _review_json(cls, value: Any) -> Any:
+        try:
+            return ReviewConfig.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"not JSON: {exc}") from None
+
+
+class ApprovalApiSettings(ReviewSettings):
+    """The approval API (its schedule also sends the reviewers' reminders, to the topic)."""
+
+    topic_arn: str = _env(C.ENV_TOPIC_ARN, "the SNS topic reminders are published to", min_length=1)
 
     reject_reason_required: bool = _env(
         C.ENV_REJECT_REASON_REQUIRED,
@@ -163,7 +182,7 @@ class StepSettings(JobSettings):
         )
 
 
-class ApprovalRequestSettings(StepSettings):
+class ApprovalRequestSettings(StepSettings, ReviewSettings):
     """A function that asks for the decision: it e-mails the reviewers a link to the API (both required)."""
 
     topic_arn: str = _env(

@@ -48,6 +48,8 @@ ENV_MAX_FILE_BYTES = "ETL_MAX_FILE_BYTES"
 ENV_RETENTION_DAYS = "ETL_RETENTION_DAYS"
 # Optional, approval API only: "false" lets an operator reject without a reason (default: one is required).
 ENV_REJECT_REASON_REQUIRED = "ETL_REJECT_REASON_REQUIRED"
+# Optional: who reviews each dataset (JSON, etl_aws.reviewers.ReviewConfig); unset or "{}": one shared link.
+ENV_REVIEW_CONFIG = "ETL_REVIEW_CONFIG"
 # Which of these each function reads, and which it requires: its model in etl_aws.config.FUNCTION_SETTINGS.
 
 # Limits of a job -------------------------------------------------------------------------------------
@@ -120,7 +122,8 @@ class FunctionSpec:
 
 
 _STEP_ENV = (ENV_JOBS_TABLE, ENV_OUTPUT_BUCKET, ENV_WORKFLOW, ENV_MAX_FILE_BYTES, ENV_RETENTION_DAYS)
-_APPROVAL_STEP_ENV = (*_STEP_ENV, ENV_TOPIC_ARN, ENV_API_URL, ENV_APPROVAL_TIMEOUT)
+_APPROVAL_STEP_ENV = (*_STEP_ENV, ENV_TOPIC_ARN, ENV_API_URL, ENV_APPROVAL_TIMEOUT, ENV_REVIEW_CONFIG)
+_APPROVAL_API_ENV = (ENV_JOBS_TABLE, ENV_REJECT_REASON_REQUIRED, ENV_TOPIC_ARN, ENV_REVIEW_CONFIG)
 _STARTER_ENV = (ENV_JOBS_TABLE, ENV_WORKFLOW, ENV_ORCHESTRATOR_ARN, ENV_RETENTION_DAYS)
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -132,9 +135,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("sfn-request-approval", "etl_sfn.tasks.request_approval_handler", "sfn", _APPROVAL_STEP_ENV),
     FunctionSpec("sfn-finalize", "etl_sfn.tasks.finalize_handler", "sfn", _STEP_ENV),
     FunctionSpec("sfn-starter", "etl_sfn.starter.handler", "sfn", _STARTER_ENV),
-    FunctionSpec(
-        "approval-api", "etl_approval.app.handler", "approval", (ENV_JOBS_TABLE, ENV_REJECT_REASON_REQUIRED)
-    ),
+    FunctionSpec("approval-api", "etl_approval.app.handler", "approval", _APPROVAL_API_ENV),
 )
 
 FUNCTIONS_BY_KEY = {f.key: f for f in FUNCTIONS}

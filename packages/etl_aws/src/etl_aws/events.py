@@ -40,7 +40,7 @@ def object_refs(event: dict[str, Any]) -> list[ObjectRef]:
             refs.extend(object_refs(_json(record.get("body", ""))))
         elif "s3" in record:
             if str(record.get("eventName", "ObjectCreated")).startswith("ObjectCreated"):
-                refs.append(_from_s3_record(record["s3"]))
+                refs.append(_from_s3_record(record["s3"], record.get("userIdentity")))
         else:
             raise EventError("record is neither an S3 nor an SQS record")
     return refs
@@ -104,8 +104,11 @@ def _json(text: str | dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def _from_s3_record(s3: dict[str, Any]) -> ObjectRef:
+def _from_s3_record(s3: dict[str, Any], user: Any = None) -> ObjectRef:
+    """One record of an S3 notification; `user` is its userIdentity (the uploader's principal id):
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html"""
     obj = s3["object"]
+    principal = user.get("principalId") if isinstance(user, dict) else None
     return ObjectRef(
         bucket=s3["bucket"]["name"],
         key=unquote_plus(obj["key"]),
@@ -113,6 +116,7 @@ def _from_s3_record(s3: dict[str, Any]) -> ObjectRef:
         etag=(obj.get("eTag") or "").strip('"') or None,
         size=obj.get("size"),
         sequencer=obj.get("sequencer"),
+        uploader=str(principal) if principal else None,
     )
 
 

@@ -14,10 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from etl_aws import tokens
 from etl_aws.dynamo import plain
 from etl_aws.models import TERMINAL, DecisionRecord, JobStatus
 
-SECRET_ATTRIBUTES = ("callback_token", "review_token_hash", "superseded_token_hashes")
+SECRET_ATTRIBUTES = ("callback_token", "review_token_hash", "review_token_hashes", "superseded_token_hashes")
 _JSON_FIELDS = ("summary", "profile", "changes")
 
 
@@ -49,6 +50,13 @@ class Job(BaseModel):
     retraction: dict[str, Any] | None = None  # who took the output back, when, why (`etl jobs unpublish`)
     error: dict[str, str] | None = None
     decision: DecisionRecord | None = None
+    # Named reviewers (etl_aws.reviewers): who was asked, how many approvals publish, the ones recorded so
+    # far (reviewer → {at, via}), who uploaded the file (S3 principal id) and when the reminder went.
+    reviewers: list[str] = Field(default_factory=list)
+    approvals_required: int = 1
+    approvals: dict[str, dict[str, str]] = Field(default_factory=dict)
+    uploaded_by: str | None = None
+    reminded_at: str | None = None
     cancelled: dict[str, str] | None = None  # who cancelled the job, when and why (`etl jobs cancel`)
     history: list[HistoryEntry] = Field(default_factory=list)
     execution_arn: str | None = None
@@ -92,6 +100,7 @@ class ApprovalSecrets:
     workflow: str
     callback_token: str | None
     review_token_hash: str | None
+    review_token_hashes: dict[str, str]  # reviewer → hash of their own link's token
     superseded_token_hashes: tuple[str, ...]
     review_token_used_at: str | None
     approval_expires_at: str | None
@@ -100,6 +109,14 @@ class ApprovalSecrets:
     def __repr__(self) -> str:  # keep secrets out of tracebacks and debug output
         return f"ApprovalSecrets(workflow={self.workflow!r}, callback_token=***, review_token_hash=***)"
 
+    def reviewer_of(self, token: str | None) -> str | None:
+        """The named reviewer whose link `token` is (every hash compared, in constant time each)."""
+        found = None
+        for reviewer, stored in self.review_token_hashes.items():
+            if tokens.verify(token, stored):
+                found = reviewer
+        return found
+
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> ApprovalSecrets:
         """The approval secrets an item holds."""
@@ -107,6 +124,7 @@ class ApprovalSecrets:
             workflow=item.get("workflow", ""),
             callback_token=item.get("callback_token"),
             review_token_hash=item.get("review_token_hash"),
+            review_token_hashes=dict(item.get("review_token_hashes") or {}),
             superseded_token_hashes=tuple(item.get("superseded_token_hashes") or ()),
             review_token_used_at=item.get("review_token_used_at"),
             approval_expires_at=item.get("approval_expires_at"),

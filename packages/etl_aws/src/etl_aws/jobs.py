@@ -28,6 +28,7 @@ from etl_aws.errors import (
     NotAwaitingDecision,
     ReviewLinkSuperseded,
 )
+from etl_aws.job_quorum import QuorumWrites
 from etl_aws.job_records import ApprovalSecrets, HistoryEntry, Job, PublishedVersion
 from etl_aws.models import CANCELLABLE, TERMINAL, Decision, JobStatus, ObjectRef
 
@@ -49,7 +50,7 @@ LATEST_PUBLISHED_PREFIX = "latest-published#"
 BATCH_GET_ATTEMPTS = 8
 
 
-class JobsRepository:
+class JobsRepository(QuorumWrites):
     """All reads and writes of the jobs table."""
 
     def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
@@ -66,12 +67,14 @@ class JobsRepository:
             "workflow": workflow,
             "status": JobStatus.RECEIVED.value,
             "file_name": ref.file_name,
-            "source": {k: v for k, v in ref.model_dump().items() if v is not None},
+            "source": {k: v for k, v in ref.model_dump(exclude={"uploader"}).items() if v is not None},
             "history": [{"status": JobStatus.RECEIVED.value, "at": now}],
             "created_at": now,
             "updated_at": now,
             C.JOBS_TTL_ATTRIBUTE: clock.epoch_seconds() + retention_days * 86400,
         }
+        if ref.uploader:
+            item["uploaded_by"] = ref.uploader[:256]
         try:
             self._table.put_item(Item=item, ConditionExpression=Attr("job_id").not_exists())
         except ClientError as exc:
@@ -224,18 +227,19 @@ class JobsRepository:
         self,
         job_id: str,
         callback_token: str,
-        review_token_hash: str,
+        review_token_hash: str | None,
         approval_expires_at: str,
         execution_arn: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> Job:
-        """Keep the callback reference, the hashed review token and the waiting execution's ARN (where
-        the truth about a delivery is read), and enter PENDING_APPROVAL."""
-        fields = {
+        """Keep the callback reference, the hashed review token (or, in `extra`, each named reviewer's)
+        and the waiting execution's ARN (where the truth about a delivery is read); enter PENDING_APPROVAL."""
+        fields: dict[str, Any] = {
             "callback_token": callback_token,
-            "review_token_hash": review_token_hash,
             "approval_expires_at": approval_expires_at,
         }
+        if review_token_hash:  # None with named reviewers: their tokens' hashes come in `extra`
+            fields["review_token_hash"] = review_token_hash
         if execution_arn:
             fields["execution_arn"] = execution_arn
         fields |= extra or {}

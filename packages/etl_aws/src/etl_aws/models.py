@@ -25,6 +25,9 @@ class ObjectRef(Model):
     etag: str | None = None
     size: int | None = None
     sequencer: str | None = None
+    # Who uploaded it: the S3 event's userIdentity.principalId ("AWS:AIDA…", "AWS:AROA…:session"); not
+    # part of the object's identity (etl_aws.identity), kept on the job as `uploaded_by`.
+    uploader: str | None = None
 
     @property
     def file_name(self) -> str:

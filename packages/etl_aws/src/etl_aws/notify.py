@@ -21,6 +21,7 @@ from etl_aws import clients
 # at most 99 characters.
 MAX_SUBJECT_CHARS = 99
 _SUBJECT_PREFIX = "[CSV ETL] Approval needed: "
+_REMINDER_PREFIX = "[CSV ETL] Reminder, approval needed: "
 _ELLIPSIS = "..."
 # Unicode categories never shown as is: controls, format characters (bidi overrides, zero-width joiners),
 # line and paragraph separators, surrogates, private use and unassigned code points.
@@ -66,11 +67,33 @@ def _change_line(line: str) -> str:
     return text if len(text) <= MAX_CHANGE_LINE_CHARS else text[: MAX_CHANGE_LINE_CHARS - 3] + _ELLIPSIS
 
 
-def subject_for(file_name: str) -> str:
+def subject_for(file_name: str, prefix: str = _SUBJECT_PREFIX) -> str:
     """An e-mail subject SNS accepts for any file name: printable ASCII, under 100 characters."""
-    return _SUBJECT_PREFIX + quoted_name(
-        file_name, ascii_only=True, max_chars=MAX_SUBJECT_CHARS - len(_SUBJECT_PREFIX)
-    )
+    return prefix + quoted_name(file_name, ascii_only=True, max_chars=MAX_SUBJECT_CHARS - len(prefix))
+
+
+def reminder_message(
+    job_id: str, file_name: str, expires_at: str, approvals: list[str], required: int
+) -> tuple[str, str]:
+    """Subject and body of the reminder sent before a job's approval expires. No link and no token: the
+    review link is in the first e-mail (its subject is quoted), and only its hash is stored."""
+    lines = [
+        f"A file still waits for a decision: {quoted_name(file_name)}",
+        "",
+        f"Job:       {job_id}",
+        f"Expires:   {expires_at} (nothing is published if no decision is made by then)",
+    ]
+    if required > 1:
+        lines.append(
+            f"Approvals: {len(approvals)} of {required}"
+            + (f" (by {', '.join(approvals)})" if approvals else "")
+        )
+    lines += [
+        "",
+        f"Reviewers: use the link in the e-mail {subject_for(file_name)!r}.",
+        f"Operators with IAM access: etl jobs approve {job_id} (or reject, with a reason).",
+    ]
+    return subject_for(file_name, _REMINDER_PREFIX), "\n".join(lines)
 
 
 def review_link(api_url: str, job_id: str, token: str) -> str:
@@ -90,13 +113,21 @@ def approval_message(
     expires_at: str,
     changes: list[str] | None = None,
     generation: int = 1,
+    recipient: str | None = None,
+    approvals_required: int = 1,
 ) -> tuple[str, str]:
     """Subject and body. Carries the review token (that is its purpose) but no callback id or task token.
-    A `generation` over 1 (approval requested again) says that this link replaces the earlier ones."""
+
+    A `generation` over 1 (approval requested again) says that this link replaces the earlier ones.
+    `recipient`: the named reviewer the link belongs to (their decisions are recorded under it)."""
     top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
-    lines = [
-        f"A file is waiting for your approval: {quoted_name(file_name)}",
-        "",
+    lines = [f"A file is waiting for your approval: {quoted_name(file_name)}", ""]
+    if recipient:
+        lines += [f"This link is yours ({recipient}): a decision through it is recorded under your address."]
+        if approvals_required > 1:
+            lines += [f"The file is published after {approvals_required} different reviewers approve it."]
+        lines += [""]
+    lines += [
         f"Job:       {job_id}",
         f"Rows:      {counts.get('rows', 0):,}",
         f"Valid:     {counts.get('valid', 0):,}",

@@ -27,6 +27,9 @@ class ReviewView(BaseModel):
     # Each staged object the decision is bound to: key, sha256, bytes, etag, version_id (etl_aws.staging).
     staged: dict[str, dict[str, Any]] = Field(default_factory=dict)
     generation: int = 0  # which approval request this link belongs to
+    viewer: str | None = None  # the named reviewer whose link opened the page
+    approvals: dict[str, dict[str, str]] = Field(default_factory=dict)  # recorded so far (N-of-M)
+    approvals_required: int = 1
 
 
 def view_of(job: Job) -> ReviewView:
@@ -47,4 +50,6 @@ def view_of(job: Job) -> ReviewView:
         changes=job.changes,
         staged=job.staged or {},
         generation=job.approval_generation,
+        approvals=job.approvals,
+        approvals_required=job.approvals_required,
     )

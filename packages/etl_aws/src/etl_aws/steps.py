@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 import etl_core
-from etl_aws import callbacks, job_metrics, notify, s3io, staging, tokens
+from etl_aws import callbacks, job_metrics, review_requests, s3io, staging, tokens
 from etl_aws import contract as C
 from etl_aws.config import ApprovalRequestSettings, JobSettings, StepSettings, settings
 from etl_aws.errors import InvalidTransition, transient_aware
@@ -251,35 +251,39 @@ def request_approval(
         return ApprovalRequested(job_id=job_id, approval_expires_at=job.approval_expires_at)
     if job.status not in (JobStatus.LOADED, JobStatus.PENDING_APPROVAL):
         raise InvalidTransition(f"job {job_id} is {job.status}: cannot request approval")
-    token = tokens.new_token()
+    policy = cfg.review.for_dataset(dataset_of_job(job))
+    links = review_requests.new_links(policy)
     expires_at = iso_in(cfg.approval_timeout_seconds)
     changes = _changes_since_published(repo, job)
-    extra: dict[str, Any] = {"approval_generation": job.approval_generation + 1}
+    # A re-run (its first run stopped between storing and e-mailing) keeps the approvals recorded since.
+    extra = review_requests.stored_fields(policy, links) | (
+        {"approvals": job.approvals} if job.approvals else {}
+    )
+    extra["approval_generation"] = job.approval_generation + 1
     if changes:
         extra["changes_json"] = json.dumps(changes, separators=(",", ":"))
-    if job.status == JobStatus.PENDING_APPROVAL:  # a link was issued before: it is superseded, not voided
+    if job.status == JobStatus.PENDING_APPROVAL:  # links were issued before: superseded, not voided
         extra["superseded_token_hashes"] = tokens.superseded(repo.approval_secrets(job_id))
     try:
         job = repo.store_approval(
-            job_id, callback_token, tokens.hash_token(token), expires_at, execution_arn, extra=extra
+            job_id, callback_token, review_requests.shared_hash(links), expires_at, execution_arn, extra=extra
         )
     except InvalidTransition:  # a decision arrived meanwhile: the new token gets it, no new link
         job = repo.get(job_id)
         _deliver_recorded(repo, job, callback_token)
         return ApprovalRequested(job_id=job_id, approval_expires_at=job.approval_expires_at or expires_at)
-    subject, body = notify.approval_message(
-        job_id,
-        job.file_name,
-        job.counts,
-        job.reasons,
-        cfg.api_url,
-        token,
-        expires_at,
-        changes=profile.describe_changes(changes) if changes else None,
-        generation=job.approval_generation,
-    )
+    message = {
+        "file_name": job.file_name,
+        "counts": job.counts,
+        "reasons": job.reasons,
+        "api_url": cfg.api_url,
+        "expires_at": expires_at,
+        "changes": profile.describe_changes(changes) if changes else None,
+        "approvals_required": policy.approvals_required,
+        "generation": job.approval_generation,
+    }
     # Never skipped: ETL_TOPIC_ARN is required (config.ApprovalRequestSettings), checked at cold start.
-    notify.publish(cfg.topic_arn, subject, body, {"job_id": job_id})
+    review_requests.send(cfg.topic_arn, job_id, links, message)
     repo.update(job_id, {"notified_at": now_iso()})
     logger.info(
         "approval requested",

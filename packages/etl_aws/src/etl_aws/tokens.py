@@ -35,6 +35,7 @@ def superseded(current: Any) -> list[str]:
     kept = [h for h in current.superseded_token_hashes if h]
     if current.review_token_hash:
         kept.append(current.review_token_hash)
+    kept += [h for h in getattr(current, "review_token_hashes", {}).values() if h]  # named reviewers' links
     return kept[-MAX_SUPERSEDED:]
 
 

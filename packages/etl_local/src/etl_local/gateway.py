@@ -53,6 +53,7 @@ class Principal:
     access_key: str
     secret_key: str
     arn: str
+    principal_id: str = ""  # "AIDA…": what API Gateway puts in identity.user and S3 events in principalId
 
 
 class SignatureError(Exception):
@@ -133,6 +134,8 @@ def proxy_event(
         identity.update(
             {"userArn": principal.arn, "caller": principal.access_key, "accessKey": principal.access_key}
         )
+        if principal.principal_id:
+            identity["user"] = principal.principal_id
         identity["accountId"] = ACCOUNT
     header_map = dict(headers.items())
     return {

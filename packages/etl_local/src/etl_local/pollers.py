@@ -108,7 +108,8 @@ class Mail:
     job_id: str
     subject: str
     body: str
-    review_link: str
+    review_link: str  # "" for a message without one (a reminder)
+    to: str = ""  # the `recipient` attribute: the named reviewer or escalation address ("" shared)
 
     @property
     def token(self) -> str:
@@ -116,9 +117,20 @@ class Mail:
 
 
 class Outbox:
-    """Reads the approval topic through a subscribed queue; keeps, prints and files every e-mail."""
+    """Reads the approval topic through a subscribed queue; keeps, prints and files every e-mail.
 
-    def __init__(self, sqs: Any, queue_url: str, directory: Path, echo: Callable[[str], None] | None) -> None:
+    One per mailbox: the shared one, and one per named reviewer or escalation address (its subscription's
+    filter policy lets only that address's messages through, as SNS does for an e-mail subscription)."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        directory: Path,
+        echo: Callable[[str], None] | None,
+        address: str = "",
+    ) -> None:
+        self.address = address
         self.sqs = sqs
         self.queue_url = queue_url
         self.directory = directory
@@ -148,34 +160,60 @@ class Outbox:
             self._mails.setdefault(mail.job_id, []).append(mail)
             self._lock.notify_all()
         if self.echo:
-            self.echo(f"[e-mail] {mail.subject}\n         review: {mail.review_link}")
+            to = f" to {self.address}" if self.address else ""
+            self.echo(f"[e-mail{to}] {mail.subject}\n         review: {mail.review_link or '-'}")
 
     def mails(self, job_id: str) -> list[Mail]:
         with self._lock:
             return list(self._mails.get(job_id, []))
 
-    def wait_for(self, job_id: str, timeout: float = 30.0) -> Mail:
-        """The latest e-mail about `job_id`, waiting up to `timeout` seconds for one."""
+    def wait_for(self, job_id: str, timeout: float = 30.0, reminder: bool = False) -> Mail:
+        """The latest review e-mail (with its link) about `job_id`, or with `reminder` the latest reminder
+        (no link), waiting up to `timeout` seconds for one."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            while not self._mails.get(job_id):
+            while True:
+                found = [m for m in self._mails.get(job_id, []) if bool(m.review_link) != reminder]
+                if found:
+                    return found[-1]
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(f"no e-mail about job {job_id} within {timeout} s")
+                    what = "reminder" if reminder else "e-mail"
+                    raise TimeoutError(f"no {what} about job {job_id} within {timeout} s")
                 self._lock.wait(left)
-            return self._mails[job_id][-1]
+
+
+def subscribe_mailbox(
+    session: Any,
+    topic_arn: str,
+    queue: str,
+    policy: dict[str, Any],
+    directory: Path,
+    echo: Callable[[str], None] | None,
+    address: str = "",
+) -> Outbox:
+    """A queue subscribed to the topic under the filter `policy` (scope MessageAttributes), and its Outbox."""
+    sqs = session.client("sqs")
+    url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    attributes = {"FilterPolicy": json.dumps(policy), "FilterPolicyScope": "MessageAttributes"}
+    session.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes)
+    return Outbox(session.client("sqs"), url, directory, echo, address)
 
 
 def parse_notification(body: str) -> Mail | None:
-    """An SNS envelope (as delivered to an SQS subscriber) → the e-mail, when it carries a review link."""
+    """An SNS envelope (as delivered to an SQS subscriber) → the e-mail, when it is about a job (a review
+    link, or a `job_id` attribute)."""
     try:
         envelope = json.loads(body)
     except ValueError:
         return None
     message = str(envelope.get("Message", ""))
     match = _REVIEW_LINK.search(message)
-    if not match:
-        return None
     attributes = envelope.get("MessageAttributes") or {}
-    job_id = (attributes.get("job_id") or {}).get("Value") or match["job"]
-    return Mail(job_id, str(envelope.get("Subject") or ""), message, match.group(0))
+    job_id = (attributes.get("job_id") or {}).get("Value") or (match["job"] if match else None)
+    if not job_id:
+        return None
+    to = str((attributes.get("recipient") or {}).get("Value") or "")
+    subject = str(envelope.get("Subject") or "")
+    return Mail(job_id, subject, message, match.group(0) if match else "", to)

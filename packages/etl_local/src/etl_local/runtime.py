@@ -29,16 +29,17 @@ import boto3
 
 from etl_aws import clients, clock, config
 from etl_aws import contract as C
+from etl_aws.reviewers import SHARED_FILTER_POLICY, ReviewConfig, filter_policy
 from etl_local import cpu, faults, limits, moto_state
 from etl_local import sfn as sfn_pipeline
 from etl_local.durable import DurableEngine
 from etl_local.functions import FunctionHost, HostedFunction
-from etl_local.gateway import Gateway, Principal
+from etl_local.gateway import Gateway
 from etl_local.lambda_api import LambdaEndpoint
 from etl_local.metering import AwsRequestMeter
 from etl_local.moto_server import HOST, MotoProcess, free_port
 from etl_local.moto_services import MAIN, MotoServices, state_name
-from etl_local.pollers import EventSourceMapping, Outbox, Poller
+from etl_local.pollers import EventSourceMapping, Outbox, Poller, subscribe_mailbox
 from etl_local.resources import ACCOUNT, REGION, StackNames, env_for, provision
 from etl_local.runtime_reads import (
     ACCESS_KEY,
@@ -48,6 +49,7 @@ from etl_local.runtime_reads import (
     Deployment,
     Endpoints,
     RuntimeReads,
+    local_principals,
 )
 from etl_local.task_invoke import TaskEndpoint
 
@@ -106,8 +108,10 @@ class LocalRuntime(RuntimeReads):
         workflows: tuple[str, ...] | None = None,
         echo: Callable[[str], None] | None = None,
         fresh: bool = True,
+        review_config: ReviewConfig | None = None,
     ) -> None:
         self.root = Path(root)
+        self.review_config = review_config or ReviewConfig()
         self.names = StackNames(name)
         self.approval_timeout_seconds = approval_timeout_seconds
         self.workflows = workflows or available_workflows()
@@ -119,6 +123,7 @@ class LocalRuntime(RuntimeReads):
         self.durable: DurableEngine | None = None
         self.gateway: Gateway | None = None
         self.outbox: Outbox | None = None
+        self.mailboxes: dict[str, Outbox] = {}  # named reviewers' and escalation addresses' e-mail
         self.lambda_calls: Counter[str] = Counter()
         self.meter = AwsRequestMeter()
         self.event_source_mappings: dict[str, EventSourceMapping] = {}
@@ -184,7 +189,7 @@ class LocalRuntime(RuntimeReads):
         # The API and the Lambda endpoint are bound first: their URLs go into the functions' variables.
         self.gateway = Gateway(
             lambda event: self.host.invoke("approval-api", event),
-            {ACCESS_KEY: Principal(ACCESS_KEY, SECRET_KEY, OPERATOR_ARN)},
+            local_principals(),
             host=HOST,
         )
         self.endpoints.api = self.gateway.url
@@ -294,6 +299,7 @@ class LocalRuntime(RuntimeReads):
             api_url=self.endpoints.api,
             orchestrator_arn=orchestrator_arn,
             approval_timeout_seconds=self.approval_timeout_seconds,
+            review_config=self.review_config.model_dump_json(),
         )
 
     def _host(self, stack: dict[str, Any], key: str, orchestrator_arn: str = "") -> str:
@@ -345,16 +351,28 @@ class LocalRuntime(RuntimeReads):
             )
             self.event_source_mappings[workflow] = mapping
             self._pollers.append(Poller(f"esm-{workflow}", mapping.poll_once, POLL_INTERVAL))
-        # The reviewer's e-mail: a queue subscribed to the approval topic stands in for the mailbox.
-        outbox_url = sqs.create_queue(QueueName=f"{self.names.name}-outbox")["QueueUrl"]
-        outbox_arn = sqs.get_queue_attributes(QueueUrl=outbox_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        self.session.client("sns").subscribe(TopicArn=stack["topic_arn"], Protocol="sqs", Endpoint=outbox_arn)
-        self.outbox = Outbox(self.session.client("sqs"), outbox_url, self.root / "outbox", self.echo)
-        self._pollers.append(Poller("outbox", self.outbox.poll_once, POLL_INTERVAL))
+        # The reviewers' e-mail: a queue subscribed to the approval topic stands in for each mailbox, with
+        # the filter policy Terraform gives the e-mail subscription (moto applies it, as SNS does).
+        self.outbox = self._mailbox(stack, f"{self.names.name}-outbox", "", SHARED_FILTER_POLICY)
+        for i, address in enumerate(self.review_config.addresses()):
+            queue = f"{self.names.name}-mailbox-{i}"
+            self.mailboxes[address] = self._mailbox(stack, queue, address, filter_policy(address))
         for poller in self._pollers:
             poller.start()
+
+    def _mailbox(self, stack: dict[str, Any], queue: str, address: str, policy: dict[str, Any]) -> Outbox:
+        assert self.session is not None
+        directory = self.root / "outbox" / address if address else self.root / "outbox"
+        outbox = subscribe_mailbox(
+            self.session, stack["topic_arn"], queue, policy, directory, self.echo, address
+        )
+        self._pollers.append(Poller(f"mailbox-{queue}", outbox.poll_once, POLL_INTERVAL))
+        return outbox
+
+    def run_schedule(self) -> dict[str, Any]:
+        """What the EventBridge schedule does every 5 minutes: the approval function's ages and reminders."""
+        event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+        return self.host.invoke("approval-api", event)
 
     def _moto_process(self, group: str, port: int) -> MotoProcess:
         """The moto process serving `group`, with a log and a state directory of its own."""

@@ -20,12 +20,34 @@ from etl_aws.jobs import Job, JobsRepository
 from etl_aws.models import JobStatus, ObjectRef
 from etl_local import sfn as sfn_pipeline
 from etl_local.durable import DurableEngine
+from etl_local.gateway import Principal
 from etl_local.resources import ACCOUNT, REGION
+from etl_local.s3_events import UPLOADER_PRINCIPAL_ID
 
 ACCESS_KEY = "testing"
 SECRET_KEY = "testing"  # noqa: S105 - the local runtime's fixed, well-known credentials
 OPERATOR_ARN = f"arn:aws:iam::{ACCOUNT}:user/local-operator"
+# The IAM user id of the local operator, who also uploads (one key pair signs every local call): S3 events
+# name the uploader "AWS:" + this (etl_local.s3_events), API Gateway the signer by it (identity.user).
+OPERATOR_PRINCIPAL_ID = UPLOADER_PRINCIPAL_ID.removeprefix("AWS:")
+# A second operator, for decisions that must not be the uploader's (etl_aws.reviewers).
+SECOND_ACCESS_KEY = "second-operator"
+SECOND_SECRET_KEY = "second-operator-secret"  # noqa: S105 - a fixed local test identity
+SECOND_OPERATOR_ARN = f"arn:aws:iam::{ACCOUNT}:user/local-second-operator"
+SECOND_OPERATOR_PRINCIPAL_ID = "AIDALOCALOPERATOR0002"
 POLL_INTERVAL = 0.2
+
+
+def local_principals() -> dict[str, Principal]:
+    """The identities the local API gateway knows, by access key."""
+    return {
+        ACCESS_KEY: Principal(ACCESS_KEY, SECRET_KEY, OPERATOR_ARN, OPERATOR_PRINCIPAL_ID),
+        SECOND_ACCESS_KEY: Principal(
+            SECOND_ACCESS_KEY, SECOND_SECRET_KEY, SECOND_OPERATOR_ARN, SECOND_OPERATOR_PRINCIPAL_ID
+        ),
+    }
+
+
 _CLIENT_CONFIG = Config(max_pool_connections=32, retries={"mode": "standard", "max_attempts": 5})
 
 

@@ -7,6 +7,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
+from etl_ops import decisions
 from etl_ops.target import Target, TargetError, resolve
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def _show_job(args: argparse.Namespace) -> int:
     found: Timeline | None = None
     problem = ""
     try:
-        found = _timeline(where, job)
+        found = decisions.annotate(_timeline(where, job), job)
     except _NoTimeline as exc:
         problem = str(exc)
     if args.json:
@@ -79,8 +80,8 @@ def _show_job(args: argparse.Namespace) -> int:
     print(f"  counts   {job.get('counts', {})}")
     if job.get("reasons"):
         print(f"  reasons  {job['reasons']}")
-    if job.get("decision"):
-        print(f"  decision {job['decision']}")
+    for line in decisions.decision_lines(job):
+        print(line)
     if job.get("error"):
         print(f"  error    {job['error']}")
     if job.get("retraction"):

@@ -10,6 +10,7 @@ variables {
   jobs_status_index_arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/t1-jobs/index/status-index"
   durable_function_arns = ["arn:aws:lambda:eu-west-1:123456789012:function:t1-durable-orchestrator"]
   state_machine_arns    = ["arn:aws:states:eu-west-1:123456789012:stateMachine:t1-etl"]
+  topic_arn             = "arn:aws:sns:eu-west-1:123456789012:t1-approvals"
 }
 
 run "routes_auth_integrations_stage_and_policy" {
@@ -150,8 +151,20 @@ run "routes_auth_integrations_stage_and_policy" {
   }
 
   assert {
-    condition     = local.environment["approval-api"] == { ETL_JOBS_TABLE = "t1-jobs", ETL_REJECT_REASON_REQUIRED = "true" }
-    error_message = "The approval function reads ETL_JOBS_TABLE and ETL_REJECT_REASON_REQUIRED (a reason required by default)."
+    condition = local.environment["approval-api"] == {
+      ETL_JOBS_TABLE             = "t1-jobs"
+      ETL_REJECT_REASON_REQUIRED = "true"
+      ETL_TOPIC_ARN              = "arn:aws:sns:eu-west-1:123456789012:t1-approvals"
+      ETL_REVIEW_CONFIG          = "{}"
+    }
+    error_message = "The approval function reads the jobs table, the reason rule (required by default), the topic (reminders) and the review policy (none by default)."
+  }
+
+  assert {
+    condition = [
+      for s in jsondecode(local.policy_json).Statement : [s.Action, s.Resource] if s.Sid == "SendReminders"
+    ] == [["sns:Publish", "arn:aws:sns:eu-west-1:123456789012:t1-approvals"]]
+    error_message = "Reminders are published to the approval topic only."
   }
 }
 
@@ -164,7 +177,17 @@ run "without_pipelines_only_the_jobs_table_is_granted" {
   }
 
   assert {
-    condition     = [for s in jsondecode(local.policy_json).Statement : s.Sid] == ["ReadAndDecideJobs", "ListJobsByStatus"]
+    condition     = [for s in jsondecode(local.policy_json).Statement : s.Sid] == ["ReadAndDecideJobs", "ListJobsByStatus", "SendReminders"]
     error_message = "No callback permissions without a pipeline."
   }
+}
+
+run "a_review_config_that_is_not_json_is_refused" {
+  command = plan
+
+  variables {
+    review_config_json = "{reviewers: ana}"
+  }
+
+  expect_failures = [var.review_config_json]
 }

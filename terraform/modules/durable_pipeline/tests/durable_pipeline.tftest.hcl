@@ -46,6 +46,7 @@ run "the_queue_starts_the_orchestrator_alias_with_scoped_permissions" {
       ETL_TOPIC_ARN                = "arn:aws:sns:eu-west-1:123456789012:t1-approvals"
       ETL_API_URL                  = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/v1"
       ETL_APPROVAL_TIMEOUT_SECONDS = "86400"
+      ETL_REVIEW_CONFIG            = "{}"
     }
     error_message = "The orchestrator's environment does not match the contract."
   }

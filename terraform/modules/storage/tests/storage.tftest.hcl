@@ -6,6 +6,7 @@ variables {
   name            = "t1"
   pipelines       = ["durable", "sfn"]
   approver_emails = ["ops@example.com", "lead@example.com"]
+  reviewer_emails = ["ana@example.com", "ben@example.com"]
 }
 
 run "buckets_queues_table_and_topic_for_both_pipelines" {
@@ -155,6 +156,24 @@ run "buckets_queues_table_and_topic_for_both_pipelines" {
       "email:ops@example.com", "email:lead@example.com"
     ])
     error_message = "Every approver gets an e-mail subscription."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in aws_sns_topic_subscription.approvers :
+      s.filter_policy_scope == "MessageAttributes" && jsondecode(s.filter_policy) == { recipient = [{ exists = false }] }
+    ])
+    error_message = "The shared subscriptions never receive a message addressed to a named reviewer."
+  }
+
+  assert {
+    condition = {
+      for k, s in aws_sns_topic_subscription.reviewers : k => [s.protocol, s.endpoint, s.filter_policy_scope, jsondecode(s.filter_policy)]
+      } == {
+      "ana@example.com" = ["email", "ana@example.com", "MessageAttributes", { recipient = ["ana@example.com"] }]
+      "ben@example.com" = ["email", "ben@example.com", "MessageAttributes", { recipient = ["ben@example.com"] }]
+    }
+    error_message = "Each named reviewer's subscription takes only the messages addressed to them."
   }
 }
 

@@ -44,6 +44,7 @@ module "approval_api" {
   jobs_table_arn        = module.storage.jobs_table_arn
   jobs_status_index_arn = module.storage.jobs_status_index_arn
   state_machine_arns    = [module.sfn_pipeline.state_machine_arn]
+  topic_arn             = module.storage.topic_arn
   log_retention_days    = 1
   tags                  = { Suite = "apply-moto" }
 }
