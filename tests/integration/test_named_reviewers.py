@@ -15,6 +15,7 @@ import pytest
 from etl_aws import approval, decision_rules, events, notify, reminders, tokens
 from etl_aws import contract as C
 from etl_aws.config import ApprovalApiSettings, SettingsError, SfnApprovalTaskSettings
+from etl_aws.errors import ReviewLinkSuperseded
 from etl_aws.jobs import JobsRepository, iso_in
 from etl_aws.models import JobStatus, ObjectRef
 from etl_aws.reviewers import SHARED_FILTER_POLICY, ReviewConfig, ReviewPolicy, filter_policy
@@ -265,3 +266,26 @@ def test_no_reminder_before_the_window(approval_env: ApprovalEnv) -> None:
 
     assert reminders.sweep(cfg, reminders.ReminderJobs(cfg.jobs_table)) == 0
     assert approval_env.repo.get(job_id).reminded_at is None
+
+
+# ---- a new approval request supersedes named reviewers' links too ---------------------------------
+
+
+def test_a_named_reviewers_link_from_an_earlier_request_answers_superseded(approval_env: ApprovalEnv) -> None:
+    repo = approval_env.repo
+    job_id = _waiting_job(approval_env, "renamed", [ANA, BEN], 1)
+    old = tokens.new_token()
+    repo.update(job_id, {"review_token_hashes": {ANA: tokens.hash_token(old), BEN: tokens.hash_token("b")}})
+    new = tokens.new_token()
+    superseded = tokens.superseded(repo.approval_secrets(job_id))  # as request_approval does when re-run
+    repo.update(
+        job_id,
+        {"review_token_hashes": {ANA: tokens.hash_token(new)}, "superseded_token_hashes": superseded},
+    )
+
+    with pytest.raises(ReviewLinkSuperseded):
+        approval.review_view(job_id, old, repo=repo)
+    with pytest.raises(ReviewLinkSuperseded):
+        approval.decide(job_id, True, "x", via="review_link", token=old, repo=repo)
+    assert approval.review_view(job_id, new, repo=repo).viewer == ANA
+    assert repo.get(job_id).status == JobStatus.PENDING_APPROVAL
