@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from etl_local.moto_server import free_port
 from etl_local.moto_wsgi import KeptAliveMotoServer
@@ -55,3 +56,21 @@ def test_aws_calls_round_trip(server: str) -> None:
     url = sqs.create_queue(QueueName="q")["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="hello")
     assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"][0]["Body"] == "hello"
+
+
+def test_an_empty_put_that_expects_100_continue_is_answered(server: str) -> None:
+    session = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    )
+    s3 = session.client(
+        "s3", endpoint_url=f"http://{server}", config=Config(read_timeout=10, retries={"max_attempts": 1})
+    )
+    s3.create_bucket(Bucket="empty")
+    s3.put_object(Bucket="empty", Key="nothing", Body=b"")  # botocore sends Expect: 100-continue
+    assert s3.get_object(Bucket="empty", Key="nothing")["Body"].read() == b""
+    connection = http.client.HTTPConnection(server, timeout=10)
+    connection.putrequest("PUT", "/empty/raw")
+    connection.putheader("Content-Length", "0")
+    connection.putheader("Expect", "100-continue")
+    connection.endheaders()
+    assert connection.getresponse().status == 200

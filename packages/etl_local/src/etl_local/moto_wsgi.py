@@ -39,7 +39,7 @@ _META_WITH_UNDERSCORE = re.compile(rb"^(x-amz-meta-[^:\r\n]*_[^:\r\n]*):", re.IG
 
 class _MetadataKeepingParser(HTTPRequestParser):
     """Keeps `x-amz-meta-*` headers with underscores (as dashes in the WSGI key, as moto's own server
-    does) and remembers their original names."""
+    does) and remembers their original names; answers a body-less `Expect: 100-continue` request."""
 
     preserved_names: dict[str, str]
 
@@ -52,6 +52,10 @@ class _MetadataKeepingParser(HTTPRequestParser):
             return name.replace("_", "-").encode("latin-1") + b":"
 
         super().parse_header(_META_WITH_UNDERSCORE.sub(keep, header_plus))
+        if not self.chunked and self.content_length == 0:
+            # Nothing to continue with: waitress (3.0.2) would send "100 Continue" and then wait for a
+            # body that never comes, so an empty PutObject (botocore asks for 100-continue) hung.
+            self.expect_continue = False
 
 
 class _NameKeepingTask(WSGITask):
