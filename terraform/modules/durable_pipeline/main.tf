@@ -20,6 +20,7 @@ locals {
       ETL_TOPIC_ARN                = var.topic_arn
       ETL_API_URL                  = var.api_url
       ETL_APPROVAL_TIMEOUT_SECONDS = tostring(var.approval_timeout_seconds)
+      ETL_DATASET_POLICIES         = var.dataset_policies
     }
   }
 
