@@ -49,11 +49,22 @@ class Thresholds(_Strict):
         description=f"a row rejected for one of these reasons fires ({ANY_REASON!r}: any)",
     )
 
+    def count(self) -> int:
+        """How many thresholds are set."""
+        return sum(
+            (
+                self.max_reject_rate is not None,
+                self.max_row_change is not None,
+                bool(self.required_columns),
+                bool(self.reject_reasons),
+            )
+        )
+
 
 class DatasetPolicy(_Strict):
     """One dataset's policy. The default instance is today's behaviour: everything waits, expiry expires."""
 
-    on_pass: Literal["review", "publish"] = "review"
+    on_pass: Literal["review", "publish"] = "review"  # noqa: S105 (a band's action, no password)
     warn: Thresholds = Thresholds()
     fail: Thresholds = Thresholds()
     on_timeout: OnTimeout = "expire"
@@ -100,6 +111,7 @@ class Evaluation(_Strict):
     action: Action
     fired: tuple[Fired, ...] = ()
     on_timeout: OnTimeout = "expire"
+    thresholds: int = 0  # how many thresholds the dataset's policy sets (0: nothing was checked)
 
     @property
     def decides(self) -> bool:
@@ -128,7 +140,7 @@ def evaluate(
     ]
     band: Band = "fail" if any(f.band == "fail" for f in fired) else "warn" if fired else "pass"
     action: Action = {"fail": "reject", "warn": "review", "pass": "publish"}[band]
-    if band == "pass" and policy.on_pass == "review":
+    if band == "pass" and policy.on_pass == "review":  # noqa: S105 (a band's action, no password)
         action = "review"
     return Evaluation(
         version=policies.version,
@@ -137,6 +149,7 @@ def evaluate(
         action=action,
         fired=tuple(fired),
         on_timeout=policy.on_timeout,
+        thresholds=policy.warn.count() + policy.fail.count(),
     )
 
 

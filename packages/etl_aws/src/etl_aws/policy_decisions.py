@@ -35,7 +35,8 @@ def decision_at_load(evaluation: Evaluation) -> Decision:
 
 def decide_at_load(repo: JobsRepository, job: Job) -> Job:
     """Record the policy's decision on a LOADED job whose evaluation decides: APPROVED or REJECTED."""
-    assert job.policy is not None and job.policy.decides, "only a deciding evaluation decides"
+    assert job.policy is not None, "the load step stores an evaluation first"
+    assert job.policy.decides, "only a deciding evaluation decides"
     decision = decision_at_load(job.policy)
     to = JobStatus.APPROVED if decision.approved else JobStatus.REJECTED
     done = repo.transition(job.job_id, [JobStatus.LOADED], to, {"decision": decision.model_dump(mode="json")})
