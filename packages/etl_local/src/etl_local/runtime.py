@@ -106,10 +106,12 @@ class LocalRuntime(RuntimeReads):
         workflows: tuple[str, ...] | None = None,
         echo: Callable[[str], None] | None = None,
         fresh: bool = True,
+        dataset_policies: str = "",
     ) -> None:
         self.root = Path(root)
         self.names = StackNames(name)
         self.approval_timeout_seconds = approval_timeout_seconds
+        self.dataset_policies = dataset_policies  # ETL_DATASET_POLICIES, as Terraform's dataset_policies
         self.workflows = workflows or available_workflows()
         self.echo = echo
         self.fresh = fresh
@@ -294,6 +296,7 @@ class LocalRuntime(RuntimeReads):
             api_url=self.endpoints.api,
             orchestrator_arn=orchestrator_arn,
             approval_timeout_seconds=self.approval_timeout_seconds,
+            dataset_policies=self.dataset_policies,
         )
 
     def _host(self, stack: dict[str, Any], key: str, orchestrator_arn: str = "") -> str:
