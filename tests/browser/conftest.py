@@ -6,6 +6,7 @@ off and a resolver that knows only 127.0.0.1, so it reaches nothing but the loca
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,17 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Reque
 from etl_local.runtime import LocalRuntime
 
 LOOPBACK = "127.0.0.1"
+# Quality policies for the datasets the tests upload to on purpose; uploads/ itself has none (a reviewer
+# decides, as without policies).
+BROWSER_POLICIES = json.dumps(
+    {
+        "version": "browser-1",
+        "datasets": {
+            "uploads/watched": {"warn": {"max_reject_rate": 0.1, "reject_reasons": ["bad_date"]}},
+            "uploads/steady": {"warn": {"max_reject_rate": 0.9}},
+        },
+    }
+)
 CHROMIUM_ARGS = (
     "--headless=new",
     "--no-sandbox",
@@ -95,5 +107,5 @@ def page(context: BrowserContext) -> Page:
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[LocalRuntime]:
     root: Path = tmp_path_factory.mktemp("local")
-    with LocalRuntime(root=root, approval_timeout_seconds=600) as rt:
+    with LocalRuntime(root=root, approval_timeout_seconds=600, dataset_policies=BROWSER_POLICIES) as rt:
         yield rt
