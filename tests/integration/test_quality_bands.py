@@ -241,3 +241,18 @@ def test_sfn_timeout_follows_the_datasets_on_timeout(
     assert bool(sfn.keys(sfn.output_bucket, "processed/")) == (status == JobStatus.COMPLETED)
     assert run.states_entered() == SFN_TIMED_OUT
     assert run.transitions() == 5
+
+
+def test_durable_dataset_without_an_entry_waits_and_keeps_no_evaluation(
+    aws: Any, durable: DurableHarness
+) -> None:
+    job_id, arn = start(aws, durable, "uploads/other/a.csv", csv_bytes())
+    wait_pending(aws, job_id)
+
+    waiting = repo(aws).get(job_id)
+    decide(durable, arn, approved=True)
+
+    assert waiting.policy is None
+    assert durable.result(arn).execution_status.value == "SUCCEEDED"
+    assert repo(aws).get(job_id).status == JobStatus.COMPLETED
+    assert sorted(op.name for op in durable.operations(arn)) == sorted(DURABLE_REVIEWED)

@@ -31,6 +31,7 @@ def test_without_policies_every_job_waits_and_expires() -> None:
         0,
     )
     assert result.version == "default"
+    assert not result.applies  # nothing is stored with the job: its record is as without policies
 
 
 def test_a_pass_publishes_only_when_the_dataset_says_so() -> None:
@@ -41,6 +42,7 @@ def test_a_pass_publishes_only_when_the_dataset_says_so() -> None:
 
     assert evaluate(configured, "uploads/a", COUNTS, REASONS, COLUMNS, None).action == "publish"
     assert evaluate(configured, "uploads/b", COUNTS, REASONS, COLUMNS, None).action == "review"
+    assert evaluate(configured, "uploads/b", COUNTS, REASONS, COLUMNS, None).applies
 
 
 def test_fail_wins_over_warn_and_every_fired_threshold_is_listed() -> None:

@@ -114,6 +114,11 @@ class Evaluation(_Strict):
     thresholds: int = 0  # how many thresholds the dataset's policy sets (0: nothing was checked)
 
     @property
+    def applies(self) -> bool:
+        """False for the default policy (no threshold, a reviewer decides, expiry expires): nothing kept."""
+        return bool(self.thresholds) or self.action != "review" or self.on_timeout != "expire"
+
+    @property
     def decides(self) -> bool:
         """True when the policy itself decides (publish or reject) and no reviewer is asked."""
         return self.action != "review"
