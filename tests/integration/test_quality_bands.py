@@ -256,3 +256,41 @@ def test_durable_dataset_without_an_entry_waits_and_keeps_no_evaluation(
     assert durable.result(arn).execution_status.value == "SUCCEEDED"
     assert repo(aws).get(job_id).status == JobStatus.COMPLETED
     assert sorted(op.name for op in durable.operations(arn)) == sorted(DURABLE_REVIEWED)
+
+
+# ---- the load step re-run after a crash ----------------------------------------------------------------
+
+
+def test_load_rerun_after_a_crash_before_the_policy_decision_decides_once(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The LOADED write (with the evaluation) took effect, the process died before the decision: the
+    re-run step records the decision from the stored evaluation and returns it; a third run returns it
+    unchanged."""
+    from etl_aws import policy_decisions, steps
+    from etl_aws.policy import Policies
+    from tests.integration.etl_aws_support import Crash, start_request, upload
+
+    cfg = aws.settings(C.DURABLE, dataset_policies=Policies.from_json(POLICIES))
+    ref = upload(aws, "uploads/clean/a.csv", csv_bytes())
+    transformed = steps.transform(steps.extract(start_request(ref), cfg), cfg)
+    real = policy_decisions.decide_at_load
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise Crash
+
+    monkeypatch.setattr(policy_decisions, "decide_at_load", crash)
+    with pytest.raises(Crash):
+        steps.load(transformed, cfg)
+    assert repo(aws).get(transformed.job_id).status == JobStatus.LOADED
+    monkeypatch.setattr(policy_decisions, "decide_at_load", real)
+
+    again = steps.load(transformed, cfg)
+    third = steps.load(transformed, cfg)
+
+    assert again.decided is not None
+    assert again.decided.reviewer == REVIEWER
+    assert third.decided == again.decided
+    job = repo(aws).get(transformed.job_id)
+    assert job.status == JobStatus.APPROVED
+    assert [h.status for h in job.history].count(JobStatus.APPROVED) == 1
