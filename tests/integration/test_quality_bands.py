@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from etl_aws import contract as C
+from etl_aws import staging
 from etl_aws.models import JobStatus
 from etl_aws.policy_decisions import TIMEOUT_APPROVE_REASON, TIMEOUT_REJECT_REASON
 from tests.integration.durable_harness import DurableHarness
@@ -103,6 +104,8 @@ def test_durable_pass_is_published_by_the_policy_in_four_operations(
     assert job.status == JobStatus.COMPLETED
     assert job.decision is not None
     assert (job.decision.approved, job.decision.reviewer, job.decision.via) == (True, REVIEWER, "policy")
+    assert job.decision.staged == staging.hashes(job.staged)  # bound to the data the policy evaluated
+    assert job.decision.staged
     assert job.policy is not None
     assert (job.policy.band, job.policy.action, job.policy.fired) == ("pass", "publish", ())
     assert job.notified_at is None  # nobody was asked

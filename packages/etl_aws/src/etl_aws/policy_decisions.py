@@ -3,11 +3,13 @@
 At load: a pass (with `on_pass: publish`) approves and a fail rejects, without asking anyone. At the approval
 timeout: the policy's `on_timeout` says whether the job expires (as before), is rejected, or is approved when
 its evaluation fired no threshold. Both orchestrators reach these through the shared steps (load, finalize).
-Each decision is one conditional write, the same first-decision-wins record a reviewer's is.
+Each decision is one conditional write, the same first-decision-wins record a reviewer's is, bound to the
+staged data's recorded hashes (the data the policy evaluated).
 """
 
 from __future__ import annotations
 
+from etl_aws import staging
 from etl_aws.clock import now_iso
 from etl_aws.errors import InvalidTransition
 from etl_aws.jobs import Job, JobsRepository
@@ -37,7 +39,7 @@ def decide_at_load(repo: JobsRepository, job: Job) -> Job:
     """Record the policy's decision on a LOADED job whose evaluation decides: APPROVED or REJECTED."""
     assert job.policy is not None, "the load step stores an evaluation first"
     assert job.policy.decides, "only a deciding evaluation decides"
-    decision = decision_at_load(job.policy)
+    decision = decision_at_load(job.policy).model_copy(update={"staged": staging.hashes(job.staged) or None})
     to = JobStatus.APPROVED if decision.approved else JobStatus.REJECTED
     done = repo.transition(job.job_id, [JobStatus.LOADED], to, {"decision": decision.model_dump(mode="json")})
     logger.info("decided by policy", extra={"band": job.policy.band, "policy_version": job.policy.version})
@@ -66,6 +68,7 @@ def at_timeout(repo: JobsRepository, job: Job) -> tuple[Job, Outcome]:
         decision = _decision(evaluation, True, TIMEOUT_APPROVE_REASON)
     else:
         return job, Outcome.EXPIRED
+    decision = decision.model_copy(update={"staged": staging.hashes(job.staged) or None})
     to = JobStatus.APPROVED if decision.approved else JobStatus.REJECTED
     # Reviewers' decisions are refused from the timeout on (record_decision); one recorded just before
     # it wins, and the job ends as an expiry with an undelivered decision always has.

@@ -200,6 +200,7 @@ def load(transformed: Transformed, cfg: StepSettings | None = None) -> Loaded:
     if job.status != JobStatus.TRANSFORMED:  # LOADED or later: written once, or the recorded version moves
         if job.status == JobStatus.FAILED:
             raise recorded_failure(job)
+        job = _decide_by_policy(repo, job)  # a crash may have come between LOADED and the decision
         decided = policy_decisions.policy_decision(job)
         return Loaded(job_id=job_id, counts=transformed.counts, manifest_key=manifest_key, decided=decided)
     staged = dict(job.staged or {})
@@ -227,11 +228,16 @@ def load(transformed: Transformed, cfg: StepSettings | None = None) -> Loaded:
     outputs = {"records": transformed.records_key, "rejects": transformed.rejects_key}
     outputs["manifest"] = manifest_key
     fields = {"outputs": outputs, "staged": staged, **_quality(cfg, repo, job)}
-    job = repo.transition(job_id, [JobStatus.TRANSFORMED], JobStatus.LOADED, fields)
-    if job.status == JobStatus.LOADED and job.policy is not None and job.policy.decides:
-        job = policy_decisions.decide_at_load(repo, job)
+    job = _decide_by_policy(repo, repo.transition(job_id, [JobStatus.TRANSFORMED], JobStatus.LOADED, fields))
     decided = policy_decisions.policy_decision(job)
     return Loaded(job_id=job_id, counts=transformed.counts, manifest_key=manifest_key, decided=decided)
+
+
+def _decide_by_policy(repo: JobsRepository, job: Job) -> Job:
+    """Record the policy's decision on a LOADED job whose evaluation decides; any other job as it is."""
+    if job.status == JobStatus.LOADED and job.policy is not None and job.policy.decides:
+        return policy_decisions.decide_at_load(repo, job)
+    return job
 
 
 def _quality(cfg: StepSettings, repo: JobsRepository, job: Job) -> dict[str, str]:
