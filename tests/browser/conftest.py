@@ -6,6 +6,7 @@ off and a resolver that knows only 127.0.0.1, so it reaches nothing but the loca
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,17 @@ from etl_aws.reviewers import ReviewConfig, ReviewPolicy
 from etl_local.runtime import LocalRuntime
 
 LOOPBACK = "127.0.0.1"
+# Quality policies for the datasets the tests upload to on purpose; uploads/ itself has none (a reviewer
+# decides, as without policies).
+BROWSER_POLICIES = json.dumps(
+    {
+        "version": "browser-1",
+        "datasets": {
+            "uploads/watched": {"warn": {"max_reject_rate": 0.1, "reject_reasons": ["bad_date"]}},
+            "uploads/steady": {"warn": {"max_reject_rate": 0.9}},
+        },
+    }
+)
 CHROMIUM_ARGS = (
     "--headless=new",
     "--no-sandbox",
@@ -102,5 +114,7 @@ REVIEW = ReviewConfig(datasets={TEAM_DATASET: ReviewPolicy(reviewers=TEAM_REVIEW
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[LocalRuntime]:
     root: Path = tmp_path_factory.mktemp("local")
-    with LocalRuntime(root=root, approval_timeout_seconds=600, review_config=REVIEW) as rt:
+    with LocalRuntime(
+        root=root, approval_timeout_seconds=600, review_config=REVIEW, dataset_policies=BROWSER_POLICIES
+    ) as rt:
         yield rt

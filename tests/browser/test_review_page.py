@@ -340,3 +340,40 @@ def test_each_named_reviewer_decides_on_a_page_of_their_own_and_is_named(
     expect(page.get_by_role("heading", name="Already decided", exact=True)).to_be_visible()
     expect(page.locator(".notice")).to_contain_text(f"by {ben} through their review link.")
     page.close()
+
+
+def test_review_page_lists_the_quality_thresholds_that_fired(runtime: LocalRuntime, page: Page) -> None:
+    """A warn of the dataset's quality policy (conftest.BROWSER_POLICIES) waits for a reviewer; the page
+    says which thresholds fired, above the counts' details."""
+    review = review_of(runtime, runtime.upload(C.DURABLE, "uploads/watched/hostile.csv", HOSTILE_CSV))
+
+    open_review(page, review)
+
+    expect(page.locator("h2#quality")).to_have_text("Quality checks")
+    expect(page.locator("h2#quality + .notice")).to_contain_text(
+        "Thresholds that fired (dataset uploads/watched, policy version browser-1)"
+    )
+    expect(page.locator("#fired li")).to_have_text(
+        [
+            re.compile(r"^warn max_reject_rate: reject rate 57\.14 % \(4 of 7 rows\) is over 10 %$"),
+            re.compile(r"^warn reject_reasons: rows rejected for: bad_date \(2\)$"),
+        ]
+    )
+    expect(page.get_by_role("button", name="Approve", exact=True)).to_be_enabled()
+
+
+def test_review_page_says_when_every_quality_threshold_passed(runtime: LocalRuntime, page: Page) -> None:
+    review = review_of(runtime, runtime.upload(C.DURABLE, "uploads/steady/a.csv", csv_file(rows=30, seed=3)))
+
+    open_review(page, review)
+
+    expect(page.locator("h2#quality + .notice")).to_have_text(
+        "Every threshold passed (dataset uploads/steady, policy version browser-1)."
+    )
+    expect(page.locator("#fired")).to_have_count(0)
+
+
+def test_review_page_has_no_quality_section_without_a_policy(page: Page, reviews: dict[str, Review]) -> None:
+    open_review(page, reviews["shown"])
+
+    expect(page.locator("h2#quality")).to_have_count(0)

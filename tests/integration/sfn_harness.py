@@ -237,6 +237,7 @@ def deploy(
     clock: RetryClock,
     approval_timeout_seconds: int = DEFAULT_APPROVAL_TIMEOUT,
     name: str = "test-sfn",
+    dataset_policies: str = "",
 ) -> SfnPipeline:
     """Create the functions (with `live` aliases) and the state machine from the rendered ASL, as
     Terraform does; their invocations run in a function host of their own."""
@@ -251,6 +252,7 @@ def deploy(
             key,
             orchestrator_arn=machine_arn,
             approval_timeout_seconds=approval_timeout_seconds,
+            dataset_policies=dataset_policies,
         )
         arn = sfn_local.create_function(lam, role, function, key, env)
         host.add(HostedFunction(key, function, arn, env))
@@ -265,16 +267,19 @@ def deploy(
 
 @pytest.fixture
 def sfn_factory(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., SfnPipeline]]:
-    """`sfn_factory(approval_timeout_seconds=...)` deploys a pipeline; all are torn down after the test."""
+    """`sfn_factory(approval_timeout_seconds=..., dataset_policies=...)` deploys a pipeline; all are torn
+    down after the test."""
     deployed: list[SfnPipeline] = []
     restore_execution = sfn_local.enable_execution()
     routing, clock = TaskRouting(), RetryClock()
     clock.install(monkeypatch)
     sfn_local.closed_tokens_time_out()  # TaskTimedOut for a closed task, as on AWS (stays on)
 
-    def make(approval_timeout_seconds: int = DEFAULT_APPROVAL_TIMEOUT) -> SfnPipeline:
+    def make(
+        approval_timeout_seconds: int = DEFAULT_APPROVAL_TIMEOUT, dataset_policies: str = ""
+    ) -> SfnPipeline:
         name = f"test-sfn{len(deployed) or ''}"
-        pipeline = deploy(aws, routing, clock, approval_timeout_seconds, name)
+        pipeline = deploy(aws, routing, clock, approval_timeout_seconds, name, dataset_policies)
         deployed.append(pipeline)
         return pipeline
 

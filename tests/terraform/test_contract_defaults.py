@@ -30,6 +30,7 @@ CONTRACT_DEFAULTS: dict[str, Any] = {
     "job_retention_days": C.DEFAULT_RETENTION_DAYS,
     "approval_timeout_seconds": C.DEFAULT_APPROVAL_TIMEOUT_SECONDS,
     "reject_reason_required": C.DEFAULT_REJECT_REASON_REQUIRED,
+    "dataset_policies": C.DEFAULT_DATASET_POLICIES,
     "alias_name": C.FUNCTION_ALIAS,
     "step_memory_size": C.STEP_MEMORY_MB,
     "orchestrator_memory_size": C.STEP_MEMORY_MB,

@@ -89,6 +89,7 @@ module "durable" {
   log_retention_days        = var.log_retention_days
   max_file_bytes            = var.max_file_bytes
   job_retention_days        = var.job_retention_days
+  dataset_policies          = var.dataset_policies
   starter_max_concurrency   = var.starter_max_concurrency
 
   starter_reserved_concurrency      = var.starter_reserved_concurrency
@@ -128,6 +129,7 @@ module "sfn" {
   log_retention_days       = var.log_retention_days
   max_file_bytes           = var.max_file_bytes
   job_retention_days       = var.job_retention_days
+  dataset_policies         = var.dataset_policies
   starter_max_concurrency  = var.starter_max_concurrency
 
   starter_reserved_concurrency = var.starter_reserved_concurrency

@@ -293,3 +293,29 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "dataset_policies" {
+  description = "Quality policies per dataset as JSON (ETL_DATASET_POLICIES of the functions that run the load step; README \"Quality bands\"): thresholds that publish a pass, send a warn to a reviewer and reject a fail, and what an approval timeout does. Empty: every job waits for a reviewer and expires at the timeout."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.dataset_policies == "" || can(keys(jsondecode(var.dataset_policies)))
+    error_message = "dataset_policies must be empty or a JSON object (jsonencode({version = ..., default = {...}, datasets = {...}}))."
+  }
+
+  validation {
+    # Lambda allows 4 KB for all of a function's environment variables together:
+    # https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html
+    condition     = length(var.dataset_policies) <= 2048
+    error_message = "dataset_policies must be at most 2048 characters: Lambda allows 4 KB for all of a function's environment variables."
+  }
+
+  validation {
+    condition = var.dataset_policies == "" || try(alltrue([
+      for p in concat([try(jsondecode(var.dataset_policies).default, {})], values(try(jsondecode(var.dataset_policies).datasets, {}))) :
+      contains(["expire", "reject", "approve_if_policy_passes"], try(p.on_timeout, "expire")) && contains(["review", "publish"], try(p.on_pass, "review"))
+    ]), false)
+    error_message = "Each policy's on_timeout must be expire, reject or approve_if_policy_passes, and its on_pass review or publish."
+  }
+}

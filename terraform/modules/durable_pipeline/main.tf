@@ -21,6 +21,7 @@ locals {
       ETL_API_URL                  = var.api_url
       ETL_APPROVAL_TIMEOUT_SECONDS = tostring(var.approval_timeout_seconds)
       ETL_REVIEW_CONFIG            = var.review_config_json
+      ETL_DATASET_POLICIES         = var.dataset_policies
     }
   }
 

@@ -31,11 +31,12 @@ locals {
       ETL_RETENTION_DAYS = tostring(var.job_retention_days)
     }
     "sfn-load" = {
-      ETL_JOBS_TABLE     = var.jobs_table_name
-      ETL_OUTPUT_BUCKET  = var.output_bucket_name
-      ETL_WORKFLOW       = local.workflow
-      ETL_MAX_FILE_BYTES = tostring(var.max_file_bytes)
-      ETL_RETENTION_DAYS = tostring(var.job_retention_days)
+      ETL_JOBS_TABLE       = var.jobs_table_name
+      ETL_OUTPUT_BUCKET    = var.output_bucket_name
+      ETL_WORKFLOW         = local.workflow
+      ETL_MAX_FILE_BYTES   = tostring(var.max_file_bytes)
+      ETL_RETENTION_DAYS   = tostring(var.job_retention_days)
+      ETL_DATASET_POLICIES = var.dataset_policies
     }
     "sfn-request-approval" = {
       ETL_JOBS_TABLE               = var.jobs_table_name

@@ -13,6 +13,7 @@ from typing import Any
 
 from etl_aws.approval import REVIEW_LINK_REVIEWER, ReviewView
 from etl_aws.models import DecisionRecord
+from etl_aws.policy import Evaluation
 
 _CSS = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f5f6f8;color:#1d2330}
@@ -187,17 +188,38 @@ def _bound_fields(view: ReviewView) -> str:
     )
 
 
+_BY = {"review_link": " through the review link.", "policy": " by the dataset's quality policy."}
+
+
+def _quality(policy: Evaluation | None) -> str:
+    """Which of the dataset's quality thresholds fired (a warn sends the job to a reviewer)."""
+    if policy is None or not policy.thresholds:
+        return ""
+    title = '<h2 id="quality">Quality checks</h2>'
+    where = f"dataset {e(policy.dataset)}, policy version {e(policy.version)}"
+    if not policy.fired:
+        return title + f'<p class="notice ok">Every threshold passed ({where}).</p>'
+    items = "".join(
+        f'<li><b>{e(f.band)}</b> <span class="threshold">{e(f.threshold)}</span>: {e(f.reason)}</li>'
+        for f in policy.fired
+    )
+    return (
+        title
+        + f'<div class="notice bad"><p>Thresholds that fired ({where}):</p><ul id="fired">{items}</ul></div>'
+    )
+
+
 def _decision_text(decision: DecisionRecord) -> str:
     outcome = "approved" if decision.approved else "rejected"
     parts = [f"<p>This file was <b>{e(outcome)}</b>"]
     if decision.decided_at:
         parts.append(f" at {e(decision.decided_at)}")
-    if decision.via != "review_link":
-        parts.append(" by an operator.")
-    elif decision.reviewer and decision.reviewer != REVIEW_LINK_REVIEWER:
+    if decision.via == "review_link" and decision.reviewer and decision.reviewer != REVIEW_LINK_REVIEWER:
         parts.append(f' by <span class="reviewer">{e(decision.reviewer)}</span> through their review link.')
     else:
-        parts.append(" through the review link.")
+        parts.append(_BY.get(decision.via, " by an operator."))
+    if decision.via == "policy":
+        parts.append(f' <span class="muted">({e(decision.reviewer)})</span>')
     parts.append("</p>")
     if decision.reason:
         parts.append(f"<p>Reason: {e(decision.reason)}</p>")
@@ -253,6 +275,7 @@ def review_page(view: ReviewView) -> str:
     body = (
         _header(view)
         + _counts(view.counts)
+        + _quality(view.policy)
         + _changes(view.changes)
         + "<h2>Reject reasons</h2>"
         + _reasons(view.reasons)

@@ -1,7 +1,8 @@
 """Durable orchestrator: sequences the shared steps; every side effect lives inside a checkpointed step.
 
-Operations per approved workflow: extract, transform, load, approval (callback), request-approval,
-finalize = 6. The approval waits at zero compute cost until a decision arrives or the callback times
+Operations per workflow a reviewer decides: extract, transform, load, approval (callback),
+request-approval, finalize = 6; one the dataset's quality policy decides at load: extract, transform, load,
+finalize = 4. The approval waits at zero compute cost until a decision arrives or the callback times
 out (set shorter than the execution timeout, so expiry is handled here rather than killed).
 """
 
@@ -79,24 +80,10 @@ def run(request: StartRequest, context: DurableContext) -> dict[str, Any]:
         loaded = Loaded.model_validate(
             context.step(lambda _: small(steps.load(transformed)), name="load", config=STEP)
         )
-        callback = context.create_callback(
-            name="approval",
-            config=CallbackConfig(timeout=Duration.from_seconds(cfg.approval_timeout_seconds)),
-        )
-        execution_arn = context.state.durable_execution_arn
-        context.step(
-            lambda _: small(
-                steps.request_approval(loaded, callback.callback_id, execution_arn=execution_arn)
-            ),
-            name="request-approval",
-            config=STEP,
-        )
-        decision: Decision | None = None
-        try:
-            decision = parse_decision(callback.result())
-            outcome = Outcome.APPROVED if decision.approved else Outcome.REJECTED
-        except CallbackTimeoutError:
-            outcome = Outcome.EXPIRED
+        # The dataset's quality policy decided at load (a pass it publishes, or a fail): nobody is asked,
+        # nothing waits; the approval callback and request are skipped (4 operations instead of 6).
+        decision = loaded.decided or _wait_for_reviewer(context, loaded, cfg.approval_timeout_seconds)
+        outcome = Outcome.EXPIRED if decision is None else _outcome(decision)
         final = context.step(
             lambda _: small(steps.finalize(job_id, outcome, decision)), name="finalize", config=STEP
         )
@@ -109,6 +96,28 @@ def run(request: StartRequest, context: DurableContext) -> dict[str, Any]:
         raise ExecutionError(f"job {job_id} failed: {error['message']}") from None
     context.logger.info("workflow ended", extra={"job_id": job_id, "status": final["status"]})
     return {"job_id": job_id, "status": final["status"], "outputs": final.get("outputs", {})}
+
+
+def _wait_for_reviewer(context: DurableContext, loaded: Loaded, timeout_seconds: int) -> Decision | None:
+    """Ask the reviewers and wait at no compute cost: their decision, or None when the callback timed out
+    (finalize then applies the dataset's on_timeout)."""
+    callback = context.create_callback(
+        name="approval", config=CallbackConfig(timeout=Duration.from_seconds(timeout_seconds))
+    )
+    execution_arn = context.state.durable_execution_arn
+    context.step(
+        lambda _: small(steps.request_approval(loaded, callback.callback_id, execution_arn=execution_arn)),
+        name="request-approval",
+        config=STEP,
+    )
+    try:
+        return parse_decision(callback.result())
+    except CallbackTimeoutError:
+        return None
+
+
+def _outcome(decision: Decision) -> Outcome:
+    return Outcome.APPROVED if decision.approved else Outcome.REJECTED
 
 
 def _error_name(exc: DurableOperationError) -> str:

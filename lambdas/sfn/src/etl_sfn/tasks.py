@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from etl_aws import steps
-from etl_aws.config import SfnApprovalTaskSettings, SfnTaskSettings, settings
+from etl_aws.config import SfnApprovalTaskSettings, SfnLoadTaskSettings, SfnTaskSettings, settings
 from etl_aws.handler import lambda_handler
 from etl_aws.models import Decision, Extracted, Loaded, Outcome, StartRequest, Transformed, small
 
@@ -71,13 +71,14 @@ def transform_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
 
 @lambda_handler
 def load_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Transformed → Loaded."""
-    return small(steps.load(Transformed.model_validate(event), settings(SfnTaskSettings)))
+    """Transformed → Loaded (with the quality policy's decision when it needs no reviewer)."""
+    return small(steps.load(Transformed.model_validate(event), settings(SfnLoadTaskSettings)))
 
 
 @lambda_handler
 def request_approval_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Store the task token and notify; the state machine then waits for the decision (SendTaskSuccess)."""
+    """Store the task token and notify; the state machine then waits for the decision (SendTaskSuccess).
+    A job its quality policy decided at load gets that decision sent to the token at once instead."""
     task = ApprovalTask.model_validate(event)
     return small(
         steps.request_approval(

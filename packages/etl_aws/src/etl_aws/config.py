@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from etl_aws import contract as C
+from etl_aws.policy import Policies
 from etl_aws.reviewers import ReviewConfig
 
 Model = TypeVar("Model", bound="FunctionSettings")
@@ -41,6 +42,8 @@ class SettingsError(ValueError):
             field = model.model_fields.get(model.field_for(name) or "")
             what = "required and not set" if error["type"] == "missing" else error["msg"]
             what = what.removeprefix("Value error, ")
+            if len(error["loc"]) > 1:  # inside a JSON value: say where
+                what += " at " + ".".join(str(part) for part in error["loc"][1:])
             purpose = f" ({field.description})" if field and field.description else ""
             problems.append(f"{name}: {what}{purpose}")
         return cls(f"{model.__name__}: invalid environment: " + "; ".join(problems))
@@ -182,6 +185,21 @@ class StepSettings(JobSettings):
         )
 
 
+class LoadSettings(StepSettings):
+    """A function that runs the load step, which sorts the staged result into a quality band."""
+
+    dataset_policies: Policies = _env(
+        C.ENV_DATASET_POLICIES,
+        "the quality policies per dataset, as JSON (etl_aws.policy.Policies); unset: every job waits",
+        default=Policies(),
+    )
+
+    @field_validator("dataset_policies", mode="before")
+    @classmethod
+    def _parse_policies(cls, value: Any) -> Any:
+        return Policies.from_json(value) if isinstance(value, str) else value
+
+
 class ApprovalRequestSettings(StepSettings, ReviewSettings):
     """A function that asks for the decision: it e-mails the reviewers a link to the API (both required)."""
 
@@ -210,14 +228,20 @@ class ApprovalRequestSettings(StepSettings, ReviewSettings):
         return self
 
 
-class DurableOrchestratorSettings(ApprovalRequestSettings):
-    """The durable orchestrator: runs every step, the approval request included."""
+class DurableOrchestratorSettings(ApprovalRequestSettings, LoadSettings):
+    """The durable orchestrator: runs every step, the load and the approval request included."""
 
     WORKFLOW = C.DURABLE
 
 
 class SfnTaskSettings(StepSettings):
     """The Step Functions extract, transform, load and finalize tasks."""
+
+    WORKFLOW = C.STEP_FUNCTIONS
+
+
+class SfnLoadTaskSettings(LoadSettings):
+    """The Step Functions load task."""
 
     WORKFLOW = C.STEP_FUNCTIONS
 
@@ -234,7 +258,7 @@ FUNCTION_SETTINGS: dict[str, type[FunctionSettings]] = {
     "durable-starter": DurableStarterSettings,
     "sfn-extract": SfnTaskSettings,
     "sfn-transform": SfnTaskSettings,
-    "sfn-load": SfnTaskSettings,
+    "sfn-load": SfnLoadTaskSettings,
     "sfn-request-approval": SfnApprovalTaskSettings,
     "sfn-finalize": SfnTaskSettings,
     "sfn-starter": SfnStarterSettings,

@@ -50,6 +50,9 @@ ENV_RETENTION_DAYS = "ETL_RETENTION_DAYS"
 ENV_REJECT_REASON_REQUIRED = "ETL_REJECT_REASON_REQUIRED"
 # Optional: who reviews each dataset (JSON, etl_aws.reviewers.ReviewConfig); unset or "{}": one shared link.
 ENV_REVIEW_CONFIG = "ETL_REVIEW_CONFIG"
+# Optional, the functions that run the load step: the quality policies as JSON (etl_aws.policy); unset or
+# empty, every job waits for a reviewer.
+ENV_DATASET_POLICIES = "ETL_DATASET_POLICIES"
 # Which of these each function reads, and which it requires: its model in etl_aws.config.FUNCTION_SETTINGS.
 
 # Limits of a job -------------------------------------------------------------------------------------
@@ -68,11 +71,16 @@ DEFAULT_APPROVAL_TIMEOUT_SECONDS = 24 * 3600
 # A job record (DynamoDB TTL, set when the job is created) must outlive the longest wait for a decision,
 # plus this margin for processing and for operators to see how the job ended.
 RETENTION_MARGIN_DAYS = 7
+# ETL_DATASET_POLICIES's largest value: Lambda allows 4 KB for all of a function's environment variables
+# together (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html), and the others need
+# room. Terraform validates the same bound.
+MAX_DATASET_POLICIES_BYTES = 2048
 
 # Deployment defaults ---------------------------------------------------------------------------------
 # The defaults of the settings, the local runtime and the cost model. Terraform cannot import them: its
 # variables' defaults are held equal to these by tests/terraform/test_contract_defaults.py.
 DEFAULT_REJECT_REASON_REQUIRED = True  # an operator's rejection must say why
+DEFAULT_DATASET_POLICIES = ""  # no quality policies: every job waits for a reviewer (etl_aws.policy)
 # Every function is invoked through this alias (a qualified ARN); each change publishes a version and
 # moves the alias to it. terraform/modules/lambda_function `alias_name`.
 FUNCTION_ALIAS = "live"
@@ -124,14 +132,20 @@ class FunctionSpec:
 _STEP_ENV = (ENV_JOBS_TABLE, ENV_OUTPUT_BUCKET, ENV_WORKFLOW, ENV_MAX_FILE_BYTES, ENV_RETENTION_DAYS)
 _APPROVAL_STEP_ENV = (*_STEP_ENV, ENV_TOPIC_ARN, ENV_API_URL, ENV_APPROVAL_TIMEOUT, ENV_REVIEW_CONFIG)
 _APPROVAL_API_ENV = (ENV_JOBS_TABLE, ENV_REJECT_REASON_REQUIRED, ENV_TOPIC_ARN, ENV_REVIEW_CONFIG)
+_LOAD_ENV = (*_STEP_ENV, ENV_DATASET_POLICIES)  # the load step evaluates the dataset's quality policy
 _STARTER_ENV = (ENV_JOBS_TABLE, ENV_WORKFLOW, ENV_ORCHESTRATOR_ARN, ENV_RETENTION_DAYS)
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
-    FunctionSpec("durable-orchestrator", "etl_durable.orchestrator.handler", "durable", _APPROVAL_STEP_ENV),
+    FunctionSpec(
+        "durable-orchestrator",
+        "etl_durable.orchestrator.handler",
+        "durable",
+        (*_APPROVAL_STEP_ENV, ENV_DATASET_POLICIES),
+    ),
     FunctionSpec("durable-starter", "etl_durable.starter.handler", "durable", _STARTER_ENV),
     FunctionSpec("sfn-extract", "etl_sfn.tasks.extract_handler", "sfn", _STEP_ENV),
     FunctionSpec("sfn-transform", "etl_sfn.tasks.transform_handler", "sfn", _STEP_ENV),
-    FunctionSpec("sfn-load", "etl_sfn.tasks.load_handler", "sfn", _STEP_ENV),
+    FunctionSpec("sfn-load", "etl_sfn.tasks.load_handler", "sfn", _LOAD_ENV),
     FunctionSpec("sfn-request-approval", "etl_sfn.tasks.request_approval_handler", "sfn", _APPROVAL_STEP_ENV),
     FunctionSpec("sfn-finalize", "etl_sfn.tasks.finalize_handler", "sfn", _STEP_ENV),
     FunctionSpec("sfn-starter", "etl_sfn.starter.handler", "sfn", _STARTER_ENV),

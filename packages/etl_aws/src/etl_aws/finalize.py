@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from etl_aws import job_metrics, s3io, staging
+from etl_aws import job_metrics, policy_decisions, s3io, staging
 from etl_aws.config import StepSettings, settings
 from etl_aws.errors import InvalidTransition, transient_aware
 from etl_aws.jobs import Job, JobsRepository, now_iso
@@ -31,7 +31,8 @@ def finalize(
     """End the job. Approved: check the staged objects are still exactly the recorded ones (else FAILED,
     nothing published, the source left in place), archive the source, then publish the recorded versions
     to processed/<job_id>/ → COMPLETED.
-    Rejected / expired: publish nothing, archive the source → REJECTED / EXPIRED.
+    Rejected / expired: publish nothing, archive the source → REJECTED / EXPIRED. Expired: the dataset\'s
+    policy may instead reject, or approve and publish (etl_aws.policy_decisions.at_timeout).
     Failed: record the error, take back anything published, keep the source in place → FAILED.
 
     Publishing is the commit point: it comes after every other part that can fail for good, and a job
@@ -45,6 +46,8 @@ def finalize(
             _delete_staging(cfg, job_id)  # a crash after the commit may have left it
         _mark_published(repo, job)  # likewise (a conditional put: a newer version is never replaced)
         return Finalized(job_id=job_id, status=job.status, outputs=job.outputs)
+    if outcome == Outcome.EXPIRED:  # the dataset's policy may reject or approve at the timeout instead
+        job, outcome = policy_decisions.at_timeout(repo, job)
     if outcome == Outcome.FAILED:
         return _finalize_failed(repo, job, cfg, error or {"code": "error", "message": "the workflow failed"})
     if outcome in (Outcome.APPROVED, Outcome.REJECTED) and job.status == JobStatus.PENDING_APPROVAL:

@@ -92,9 +92,9 @@ def job_ended(job: Job, status: JobStatus, jobs_table: str) -> None:
 
 
 def approval_latency_seconds(job: Job) -> float | None:
-    """Seconds from the reviewers' notification to the recorded decision; None without both."""
-    decided_at = job.decision.decided_at if job.decision else None
-    if not job.notified_at or not decided_at:
+    """Seconds from the reviewers' notification to a reviewer's recorded decision; None without both."""
+    decided_at = job.decision.decided_at if job.decision and job.decision.via != "policy" else None
+    if not job.notified_at or not decided_at:  # a policy's decision is no reviewer's latency
         return None
     try:
         notified = datetime.strptime(job.notified_at, clock.ISO_FORMAT)

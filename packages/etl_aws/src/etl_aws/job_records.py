@@ -17,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from etl_aws import tokens
 from etl_aws.dynamo import plain
 from etl_aws.models import TERMINAL, DecisionRecord, JobStatus
+from etl_aws.policy import Evaluation
 
 SECRET_ATTRIBUTES = ("callback_token", "review_token_hash", "review_token_hashes", "superseded_token_hashes")
-_JSON_FIELDS = ("summary", "profile", "changes")
+_JSON_FIELDS = ("summary", "profile", "changes", "policy")
 
 
 class HistoryEntry(BaseModel):
@@ -43,6 +44,7 @@ class Job(BaseModel):
     dataset: str | None = None  # the upload's folder (layout.dataset_of): versions of it are compared
     profile: dict[str, Any] = Field(default_factory=dict)  # etl_core.profile, from the transform's pass
     changes: dict[str, Any] | None = None  # the profile's diff against the last published version
+    policy: Evaluation | None = None  # the quality band its dataset's policy gave the staged result
     outputs: dict[str, str] = Field(default_factory=dict)
     # Each staged object as written: key, sha256, bytes, etag, version_id (etl_aws.staging).
     staged: dict[str, dict[str, Any]] | None = None

@@ -115,6 +115,9 @@ class Loaded(Model):
     job_id: str
     counts: Counts
     manifest_key: str
+    # The quality policy's own decision (publish or reject), when it needs no reviewer: the durable
+    # orchestrator then goes straight to finalize (etl_aws.policy).
+    decided: Decision | None = None
 
 
 class ApprovalRequested(Model):
@@ -137,7 +140,8 @@ class Decision(Model):
     reviewer: str = Field(default="unknown", max_length=256)
     reason: str = Field(default="", max_length=1000)
     decided_at: str = ""
-    via: Literal["iam", "review_link", "direct"] = "direct"
+    # policy: the dataset's quality policy decided (reviewer "policy:<version>"), no person did
+    via: Literal["iam", "review_link", "direct", "policy"] = "direct"
     # The staged data's hashes (records, rejects, manifest → SHA-256) the decision was made on.
     staged: dict[str, str] | None = None
 

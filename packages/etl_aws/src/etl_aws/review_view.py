@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from etl_aws.jobs import Job
 from etl_aws.models import DecisionRecord, JobStatus
+from etl_aws.policy import Evaluation
 from etl_core.schema import MAX_SAMPLES
 
 
@@ -24,6 +25,7 @@ class ReviewView(BaseModel):
     expires_at: str | None = None
     decision: DecisionRecord | None = None
     changes: dict[str, Any] | None = None  # what changed since the dataset's last published version
+    policy: Evaluation | None = None  # the quality band and the thresholds that fired
     # Each staged object the decision is bound to: key, sha256, bytes, etag, version_id (etl_aws.staging).
     staged: dict[str, dict[str, Any]] = Field(default_factory=dict)
     generation: int = 0  # which approval request this link belongs to
@@ -48,6 +50,7 @@ def view_of(job: Job) -> ReviewView:
         expires_at=job.approval_expires_at,
         decision=job.decision,
         changes=job.changes,
+        policy=job.policy,
         staged=job.staged or {},
         generation=job.approval_generation,
         approvals=job.approvals,

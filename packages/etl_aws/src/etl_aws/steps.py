@@ -12,9 +12,9 @@ import json
 from typing import Any
 
 import etl_core
-from etl_aws import callbacks, job_metrics, review_requests, s3io, staging, tokens
+from etl_aws import callbacks, job_metrics, policy, policy_decisions, review_requests, s3io, staging, tokens
 from etl_aws import contract as C
-from etl_aws.config import ApprovalRequestSettings, JobSettings, StepSettings, settings
+from etl_aws.config import ApprovalRequestSettings, JobSettings, LoadSettings, StepSettings, settings
 from etl_aws.errors import InvalidTransition, transient_aware
 
 # finalize lives in its own module; both orchestrators reach every step through this one.
@@ -33,6 +33,7 @@ from etl_aws.models import (
     Transformed,
 )
 from etl_aws.observability import bind_job, logger
+from etl_aws.policy import Policies
 from etl_aws.s3io import MultipartWriter, open_object
 from etl_aws.staging import staged_records
 from etl_aws.step_support import (
@@ -185,8 +186,12 @@ def _transformed_from(job: Job, source: Source, records_key: str, rejects_key: s
 @transient_aware
 def load(transformed: Transformed, cfg: StepSettings | None = None) -> Loaded:
     """Check both staged outputs are there and unchanged, write the manifest, and record what was staged
-    (each object's SHA-256, ETag, VersionId: what a decision will be bound to): the job is LOADED."""
-    cfg = cfg or settings(StepSettings)
+    (each object's SHA-256, ETag, VersionId: what a decision will be bound to): the job is LOADED.
+
+    Then the dataset's quality policy sorts the result into a band (stored with the job, with what changed
+    since the last published version); a pass it publishes or a fail it rejects is decided here, and the
+    result carries that decision (`Loaded.decided`) so no reviewer is asked."""
+    cfg = cfg or settings(LoadSettings)
     repo = repo_for(cfg)
     job_id = transformed.job_id
     bind_job(job_id)
@@ -195,7 +200,9 @@ def load(transformed: Transformed, cfg: StepSettings | None = None) -> Loaded:
     if job.status != JobStatus.TRANSFORMED:  # LOADED or later: written once, or the recorded version moves
         if job.status == JobStatus.FAILED:
             raise recorded_failure(job)
-        return Loaded(job_id=job_id, counts=transformed.counts, manifest_key=manifest_key)
+        job = _decide_by_policy(repo, job)  # a crash may have come between LOADED and the decision
+        decided = policy_decisions.policy_decision(job)
+        return Loaded(job_id=job_id, counts=transformed.counts, manifest_key=manifest_key, decided=decided)
     staged = dict(job.staged or {})
     for name, key in (("records", transformed.records_key), ("rejects", transformed.rejects_key)):
         head = s3io.head(cfg.output_bucket, key)
@@ -220,8 +227,37 @@ def load(transformed: Transformed, cfg: StepSettings | None = None) -> Loaded:
     staged["manifest"] = s3io.put_json(cfg.output_bucket, manifest_key, manifest).record()
     outputs = {"records": transformed.records_key, "rejects": transformed.rejects_key}
     outputs["manifest"] = manifest_key
-    repo.transition(job_id, [JobStatus.TRANSFORMED], JobStatus.LOADED, {"outputs": outputs, "staged": staged})
-    return Loaded(job_id=job_id, counts=transformed.counts, manifest_key=manifest_key)
+    fields = {"outputs": outputs, "staged": staged, **_quality(cfg, repo, job)}
+    job = _decide_by_policy(repo, repo.transition(job_id, [JobStatus.TRANSFORMED], JobStatus.LOADED, fields))
+    decided = policy_decisions.policy_decision(job)
+    return Loaded(job_id=job_id, counts=transformed.counts, manifest_key=manifest_key, decided=decided)
+
+
+def _decide_by_policy(repo: JobsRepository, job: Job) -> Job:
+    """Record the policy's decision on a LOADED job whose evaluation decides; any other job as it is."""
+    if job.status == JobStatus.LOADED and job.policy is not None and job.policy.decides:
+        return policy_decisions.decide_at_load(repo, job)
+    return job
+
+
+def _quality(cfg: StepSettings, repo: JobsRepository, job: Job) -> dict[str, str]:
+    """The job's changes since the dataset's last published version and its policy evaluation (unless the
+    default policy applies: the record stays as without policies), as attributes of the LOADED write.
+    A function without policies (not a LoadSettings) applies none."""
+    changes = _changes_since_published(repo, job)
+    policies = cfg.dataset_policies if isinstance(cfg, LoadSettings) else Policies()
+    evaluation = policy.evaluate(
+        policies,
+        dataset_of_job(job),
+        job.counts,
+        job.reasons,
+        list(job.summary.get("columns", [])),
+        changes,
+    )
+    fields = {"policy_json": evaluation.model_dump_json()} if evaluation.applies else {}
+    if changes:
+        fields["changes_json"] = json.dumps(changes, separators=(",", ":"))
+    return fields
 
 
 # ---- request approval -----------------------------------------------------------------------------
@@ -249,19 +285,26 @@ def request_approval(
     job = repo.get(job_id)
     if job.notified_at and job.approval_expires_at and not _follow_new_token(repo, job, callback_token):
         return ApprovalRequested(job_id=job_id, approval_expires_at=job.approval_expires_at)
+    decided = policy_decisions.policy_decision(job)
+    if decided is not None:  # Step Functions asks anyway: hand the state machine the policy's decision
+        callbacks.send_decision(job.workflow, callback_token, decided)
+        logger.info("policy decision delivered to the approval step")
+        return ApprovalRequested(job_id=job_id, approval_expires_at="", notified=False)
     if job.status not in (JobStatus.LOADED, JobStatus.PENDING_APPROVAL):
         raise InvalidTransition(f"job {job_id} is {job.status}: cannot request approval")
-    policy = cfg.review.for_dataset(dataset_of_job(job))
-    links = review_requests.new_links(policy)
+    review_policy = cfg.review.for_dataset(dataset_of_job(job))
+    links = review_requests.new_links(review_policy)
     expires_at = iso_in(cfg.approval_timeout_seconds)
-    changes = _changes_since_published(repo, job)
+    changes = job.changes
     # A re-run (its first run stopped between storing and e-mailing) keeps the approvals recorded since.
-    extra = review_requests.stored_fields(policy, links) | (
+    extra = review_requests.stored_fields(review_policy, links) | (
         {"approvals": job.approvals} if job.approvals else {}
     )
     extra["approval_generation"] = job.approval_generation + 1
-    if changes:
-        extra["changes_json"] = json.dumps(changes, separators=(",", ":"))
+    if changes is None:  # loaded before the load step stored them (without a profile: None, no read)
+        changes = _changes_since_published(repo, job)
+        if changes:
+            extra["changes_json"] = json.dumps(changes, separators=(",", ":"))
     if job.status == JobStatus.PENDING_APPROVAL:  # links were issued before: superseded, not voided
         extra["superseded_token_hashes"] = tokens.superseded(repo.approval_secrets(job_id))
     try:
@@ -279,7 +322,7 @@ def request_approval(
         "api_url": cfg.api_url,
         "expires_at": expires_at,
         "changes": profile.describe_changes(changes) if changes else None,
-        "approvals_required": policy.approvals_required,
+        "approvals_required": review_policy.approvals_required,
         "generation": job.approval_generation,
     }
     # Never skipped: ETL_TOPIC_ARN is required (config.ApprovalRequestSettings), checked at cold start.

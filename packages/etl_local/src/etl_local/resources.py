@@ -148,6 +148,7 @@ def env_for(
     orchestrator_arn: str = "",
     approval_timeout_seconds: int = C.DEFAULT_APPROVAL_TIMEOUT_SECONDS,
     review_config: str = "{}",
+    dataset_policies: str = "",
 ) -> dict[str, str]:
     """The environment of function `key` (etl_aws.contract.FUNCTIONS) as Terraform sets it: exactly the
     variables its settings model reads, the optional ones at the contract's defaults."""
@@ -163,6 +164,7 @@ def env_for(
         C.ENV_RETENTION_DAYS: str(C.DEFAULT_RETENTION_DAYS),
         C.ENV_REJECT_REASON_REQUIRED: str(C.DEFAULT_REJECT_REASON_REQUIRED).lower(),
         C.ENV_REVIEW_CONFIG: review_config,
+        C.ENV_DATASET_POLICIES: dataset_policies,
     }
     names = config.FUNCTION_SETTINGS[key].env_names()
     if C.ENV_OUTPUT_BUCKET in names:

@@ -109,11 +109,13 @@ class LocalRuntime(RuntimeReads):
         echo: Callable[[str], None] | None = None,
         fresh: bool = True,
         review_config: ReviewConfig | None = None,
+        dataset_policies: str = "",
     ) -> None:
         self.root = Path(root)
         self.review_config = review_config or ReviewConfig()
         self.names = StackNames(name)
         self.approval_timeout_seconds = approval_timeout_seconds
+        self.dataset_policies = dataset_policies  # ETL_DATASET_POLICIES, as Terraform's dataset_policies
         self.workflows = workflows or available_workflows()
         self.echo = echo
         self.fresh = fresh
@@ -300,6 +302,7 @@ class LocalRuntime(RuntimeReads):
             orchestrator_arn=orchestrator_arn,
             approval_timeout_seconds=self.approval_timeout_seconds,
             review_config=self.review_config.model_dump_json(),
+            dataset_policies=self.dataset_policies,
         )
 
     def _host(self, stack: dict[str, Any], key: str, orchestrator_arn: str = "") -> str:

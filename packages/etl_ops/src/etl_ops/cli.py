@@ -53,8 +53,13 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    policies = Path(args.dataset_policies).read_text(encoding="utf-8") if args.dataset_policies else ""
     runtime = LocalRuntime(
-        root=args.root, approval_timeout_seconds=args.approval_timeout, echo=print, fresh=args.fresh
+        root=args.root,
+        approval_timeout_seconds=args.approval_timeout,
+        echo=print,
+        fresh=args.fresh,
+        dataset_policies=policies,
     )
     runtime.start()
     try:
@@ -183,6 +188,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start empty (default: carry on from the last stop: S3, the jobs table, queues and the "
         "executions waiting for a decision, with their approval deadlines)",
+    )
+    up.add_argument(
+        "--dataset-policies",
+        metavar="JSON_FILE",
+        help='quality policies per dataset (README "Quality bands"; default: every job waits for a reviewer)',
     )
     up.set_defaults(func=cmd_local_up)
 

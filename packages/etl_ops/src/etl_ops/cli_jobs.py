@@ -80,14 +80,23 @@ def _show_job(args: argparse.Namespace) -> int:
     print(f"  counts   {job.get('counts', {})}")
     if job.get("reasons"):
         print(f"  reasons  {job['reasons']}")
+    if job.get("policy"):
+        print(f"  quality  {_quality_line(job['policy'])}")
+    for reason in (
+        f"{f['band']} {f['threshold']}: {f['reason']}" for f in (job.get("policy") or {}).get("fired", [])
+    ):
+        print(f"           {reason}")
     for line in decisions.decision_lines(job):
         print(line)
     if job.get("error"):
         print(f"  error    {job['error']}")
     if job.get("retraction"):
         print(f"  retracted {job['retraction']}")
+    decision = job.get("decision") or {}
+    decided_status = ("APPROVED" if decision.get("approved") else "REJECTED") if decision else None
     for entry in job.get("history", []):
-        print(f"  {entry['at']}  {entry['status']}")
+        by = f"  (by {decision.get('reviewer')})" if entry["status"] == decided_status else ""
+        print(f"  {entry['at']}  {entry['status']}{by}")
     if found is not None:
         from etl_ops.timeline_table import render
 
@@ -95,6 +104,16 @@ def _show_job(args: argparse.Namespace) -> int:
     else:
         print(f"steps: not available ({problem})")
     return 0
+
+
+def _quality_line(policy: dict) -> str:
+    """The job's quality band: band, what the policy did, at which version, for which dataset."""
+    fired = len(policy.get("fired", []))
+    return (
+        f"{policy.get('band')} ({policy.get('action')}; {fired} threshold(s) fired) "
+        f"dataset {policy.get('dataset')}, policy {policy.get('version')}, "
+        f"on timeout {policy.get('on_timeout')}"
+    )
 
 
 class _NoTimeline(Exception):

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 # The step that waits for the decision, as each orchestrator names it.
 APPROVAL_STEPS = ("approval", "RequestApproval")
-_VIA = {"review_link": "review link", "iam": "IAM", "direct": "direct"}
+_VIA = {"review_link": "review link", "iam": "IAM", "direct": "direct", "policy": "quality policy"}
 
 
 def decided_by(decision: dict[str, Any]) -> str:

@@ -47,6 +47,7 @@ run "the_queue_starts_the_orchestrator_alias_with_scoped_permissions" {
       ETL_API_URL                  = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/v1"
       ETL_APPROVAL_TIMEOUT_SECONDS = "86400"
       ETL_REVIEW_CONFIG            = "{}"
+      ETL_DATASET_POLICIES         = ""
     }
     error_message = "The orchestrator's environment does not match the contract."
   }
@@ -173,4 +174,14 @@ run "reserved_concurrency_reaches_the_orchestrator_and_the_starter" {
     condition     = module.orchestrator.reserved_concurrent_executions == 20 && module.queue_starter.reserved_concurrent_executions == 7
     error_message = "The reserved concurrency variables must reach the orchestrator and the starter."
   }
+}
+
+run "dataset_policies_reach_the_orchestrator_and_are_validated" {
+  command = plan
+
+  variables {
+    dataset_policies = "{\"version\":\"v1\",\"datasets\":{\"uploads/sales\":{\"on_pass\":\"maybe\"}}}"
+  }
+
+  expect_failures = [var.dataset_policies]
 }

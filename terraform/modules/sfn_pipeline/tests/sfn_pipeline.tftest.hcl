@@ -158,3 +158,41 @@ run "file_size_and_job_retention_are_validated" {
 
   expect_failures = [var.max_file_bytes, var.job_retention_days]
 }
+
+run "dataset_policies_reach_the_load_task_only" {
+  command = plan
+
+  variables {
+    dataset_policies = "{\"version\":\"v1\",\"datasets\":{\"uploads/sales\":{\"on_pass\":\"publish\",\"on_timeout\":\"reject\"}}}"
+  }
+
+  assert {
+    condition     = local.environment["sfn-load"].ETL_DATASET_POLICIES == var.dataset_policies
+    error_message = "The load task must get the quality policies (ETL_DATASET_POLICIES)."
+  }
+
+  assert {
+    condition     = alltrue([for k, e in local.environment : !contains(keys(e), "ETL_DATASET_POLICIES") if k != "sfn-load"])
+    error_message = "Only the load task reads the quality policies."
+  }
+}
+
+run "dataset_policies_are_validated" {
+  command = plan
+
+  variables {
+    dataset_policies = "{\"version\":\"v1\",\"datasets\":{\"uploads/sales\":{\"on_timeout\":\"later\"}}}"
+  }
+
+  expect_failures = [var.dataset_policies]
+}
+
+run "dataset_policies_must_be_a_json_object" {
+  command = plan
+
+  variables {
+    dataset_policies = "[1, 2]"
+  }
+
+  expect_failures = [var.dataset_policies]
+}
