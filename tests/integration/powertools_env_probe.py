@@ -66,8 +66,10 @@ def sfn_task_job(stack: Stack, env: ApprovalEnv) -> tuple[str, str]:
     cfg = stack.settings(C.STEP_FUNCTIONS, api_url=API_URL)
     ref = _upload(stack, C.STEP_FUNCTIONS, "uploads/sfn-task.csv")
     job_id = identity.job_id(ref)
-    with config.using(cfg):
+    # The steps before it run under their own functions' settings, as in the state machine.
+    with config.using(config.for_function("sfn-load", env_for(stack.resources, "sfn-load"))):
         loaded = steps.load(steps.transform(steps.extract(StartRequest(job_id=job_id, object=ref))))
+    with config.using(cfg):
         context = LambdaContext("probe-request-approval", "arn:aws:lambda:us-east-1:123456789012:function:p")
         request_approval_handler(
             {"loaded": loaded.model_dump(mode="json"), "task_token": TASK_TOKEN}, context
