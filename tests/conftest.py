@@ -28,12 +28,14 @@ os.environ.update(
 
 # AWS's limits and the fault injector sit in front of every botocore client the tests create (the
 # handlers' shared clients included): what AWS refuses is refused here too, and faults can be injected.
-# In-process moto handles one DynamoDB request at a time, so item operations are atomic as in AWS.
-from etl_local import dynamodb_atomic, faults, limits  # noqa: E402
+# In-process moto handles one DynamoDB request at a time, so item operations are atomic as in AWS, and
+# skips the item copies nothing reads, as the local stack's DynamoDB process does.
+from etl_local import dynamodb_atomic, dynamodb_copies, faults, limits  # noqa: E402
 
 limits.install()
 faults.install()
 dynamodb_atomic.install()
+dynamodb_copies.install()
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:

@@ -124,8 +124,13 @@ def cache_asl_parse() -> Callable[[], None]:
 
 
 def reuse_task_clients() -> Callable[[], None]:
-    """moto's Lambda task builds a new boto3 client for every invocation (~0.1 s each); build one per
-    region and service and reuse it (boto3 clients are thread-safe). Returns the undo function."""
+    """moto's Lambda task builds a new boto3 client for every invocation (~0.1 s each) and sends the
+    Invoke over HTTP to moto's own server. Build one client per region and service, reused (boto3 clients
+    are thread-safe), and answer its requests in this process through moto's request dispatcher, as moto
+    does under `mock_aws`. Over HTTP each running task held one of the server's threads for as long as its
+    function ran: with more tasks running than the server has threads, the functions' own S3 and
+    DynamoDB requests queued behind them and every pipeline stalled until a 60 s read timeout (seen at
+    400 documents per pipeline). Returns the undo function."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
     original = lambda_eval_utils.boto_client_for
@@ -136,7 +141,7 @@ def reuse_task_clients() -> Callable[[], None]:
         with lock:
             found = made.get((region, service))
             if found is None:
-                found = made[(region, service)] = original(region, service, state_credentials)
+                found = made[(region, service)] = in_process_client(region, service)
             return found
 
     lambda_eval_utils.boto_client_for = boto_client_for
@@ -145,6 +150,34 @@ def reuse_task_clients() -> Callable[[], None]:
         lambda_eval_utils.boto_client_for = original
 
     return restore
+
+
+def in_process_client(region: str, service: str) -> Any:
+    """A boto3 client whose requests moto answers in this process; one moto cannot answer is refused,
+    never sent over the network."""
+    import boto3
+    from botocore.config import Config
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    stubber = BotocoreStubber()
+    stubber.enabled = True
+
+    def answer(request: Any, **kwargs: Any) -> Any:
+        response = stubber(request=request, **kwargs)  # kwargs: event_name
+        if response is None:
+            raise RuntimeError(f"moto does not serve {request.method} {request.url} in this process")
+        return response
+
+    client = boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=f"https://{service}.{region}.amazonaws.com",  # as moto's dispatcher matches it
+        aws_access_key_id="ak",
+        aws_secret_access_key="sk",  # noqa: S106 - moto answers in process; not a secret
+        config=Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1}),
+    )
+    client.meta.events.register("before-send", answer)
+    return client
 
 
 ISSUED_TOKENS: set[str] = set()  # every task token moto issued to a waitForTaskToken task

@@ -52,6 +52,7 @@ class DemoJob:
     valid: int = 0
     rejected: int = 0
     acted: bool = False
+    answered: bool = False  # its decision's request has been answered (acted, and the call returned)
     note: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
 
@@ -186,10 +187,17 @@ def _upload(rt: LocalRuntime, count: int, rows: int, say: Any, approve_all: bool
 
 
 def watched(jobs: list[DemoJob], mailed: Callable[[str], bool], sweep: bool) -> list[DemoJob]:
-    """The unfinished jobs one watch round reads: those e-mailed (waiting for a decision) or decided
-    (waiting to end), and all of them on a sweep. A job not yet e-mailed is still being processed, so
-    between sweeps the reads follow the jobs in the approval stage, not the number of jobs queued."""
-    return [j for j in jobs if j.status not in _TERMINAL and (sweep or j.acted or mailed(j.job_id))]
+    """The unfinished jobs one watch round reads: those e-mailed and not yet acted on (waiting to be
+    seen in the approval stage), those whose decision was answered or whose deadline is left to pass
+    (waiting to end), and all of them on a sweep. A job not yet e-mailed is still being processed and a
+    job whose decision is queued still waits for it, so between sweeps the reads follow the jobs moving
+    through the approval stage, not the number of jobs queued before or inside it."""
+    return [
+        j
+        for j in jobs
+        if j.status not in _TERMINAL
+        and (sweep or (j.answered or j.plan == EXPIRE if j.acted else mailed(j.job_id)))
+    ]
 
 
 def _only_expiries_wait(jobs: list[DemoJob]) -> bool:
@@ -271,6 +279,7 @@ def _answered(decisions: dict[Future[Any], DemoJob]) -> None:
     """Take the decisions that have been answered; a refused one is noted on its job."""
     for decision in [d for d in decisions if d.done()]:
         job = decisions.pop(decision)
+        job.answered = True
         response = decision.result()  # a failed request fails the demo, as it would have one by one
         if response.status != 200:
             job.note = f"decision answered {response.status}: {response.text[:120]}"
