@@ -17,6 +17,8 @@ from etl_aws import contract as C
 from etl_aws.errors import DecisionConflict
 from etl_aws.jobs import JobsRepository
 from etl_aws.models import JobStatus
+from etl_local.calls import RECORDER
+from etl_local.metering import attributed_to
 from tests.integration.approval_support import ApprovalEnv
 
 pytest_plugins = ["tests.integration.approval_fixtures"]
@@ -26,6 +28,21 @@ WORKFLOWS = [C.DURABLE, C.STEP_FUNCTIONS]
 
 class Crash(Exception):
     """The approval function dying between two actions."""
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS)
+def test_a_decision_reads_the_job_once(approval_env: ApprovalEnv, workflow: str) -> None:
+    """Recording, claiming the send and noting it sent each answer the item as written: a decision reads
+    the job once, before it is recorded, and the token it sends to comes with the claim."""
+    job = approval_env.pending(workflow)
+
+    with RECORDER.recording() as calls, attributed_to("approval-api"):
+        response = approval_env.operator("approve", job.job_id)
+
+    assert response.status == 200
+    assert approval_env.recorder.approvals == [True]
+    table = [c.operation for c in calls if c.service == "dynamodb"]
+    assert table == ["GetItem", "UpdateItem", "UpdateItem", "UpdateItem"]
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS)
@@ -50,10 +67,10 @@ def test_a_crash_between_send_and_mark_is_settled_by_the_next_repeat(
     real_mark = JobsRepository.mark_callback_sent
     crashes = [Crash("the function died after sending")]
 
-    def mark_once(self: JobsRepository, job_id: str) -> None:
+    def mark_once(self: JobsRepository, job_id: str) -> Any:
         if crashes:
             raise crashes.pop()
-        real_mark(self, job_id)
+        return real_mark(self, job_id)
 
     monkeypatch.setattr(JobsRepository, "mark_callback_sent", mark_once)
     with pytest.raises(Crash):  # a claim that lapses at once: the dead function's lease has run out

@@ -93,6 +93,27 @@ def test_finalize_archives_the_source_before_it_publishes(
     assert repo.get(job_id).status == JobStatus.COMPLETED
 
 
+def test_finalize_copies_without_asking_sizes_it_recorded(
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository
+) -> None:
+    """The sizes of the source and of the staged versions are on the job: a publish makes one HeadObject
+    per staged object (the check that each is still the recorded version) and none to size a copy."""
+    ref = upload(aws, "uploads/sized.csv", csv_bytes(rows=20))
+    job_id = identity.job_id(ref)
+    run_to_pending(cfg, ref)
+    repo.record_decision(job_id, APPROVAL)
+
+    with RECORDER.recording() as calls, attributed_to("durable-orchestrator"):
+        steps.finalize(job_id, Outcome.APPROVED, APPROVAL, cfg=cfg)
+
+    heads = [c.params["Key"] for c in calls if c.service == "s3" and c.operation == "HeadObject"]
+    assert sorted(heads) == sorted(layout.staging_key(job_id, name) for name in layout.OUTPUT_FILES)
+    published = layout.processed_key(job_id, C.RECORDS_FILE)
+    copied = aws.client("s3").get_object(Bucket=cfg.output_bucket, Key=published)
+    staged = repo.get(job_id).staged or {}
+    assert copied["ContentLength"] == staged["records"]["bytes"]
+
+
 def test_a_publish_cut_short_is_taken_back_when_the_job_fails(
     aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository, no_backoff: list[float]
 ) -> None:

@@ -161,5 +161,5 @@ def test_s3_requests_come_from_request_metrics_or_are_labelled_estimated(aws: An
 
     assert (sfn.s3_put_requests, sfn.s3_get_requests) == (pytest.approx(5), pytest.approx(8))
     assert any("request metrics" in note for note in sfn.notes)
-    assert (durable.s3_put_requests, durable.s3_get_requests) == (7, 9)
+    assert (durable.s3_put_requests, durable.s3_get_requests) == (7, 8)
     assert any(note.startswith("S3 requests estimated") for note in durable.notes)

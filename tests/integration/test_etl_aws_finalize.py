@@ -182,16 +182,16 @@ def test_finalize_run_twice_gives_the_same_result_and_state(
 # Every action of an approving finalize, in order: (where, operation, which call).
 APPROVED_CRASH_POINTS = {
     "before-recording-the-decision": ("dynamodb", "update_item", 1),
-    "before-any-copy": ("s3", "copy", 1),
-    "after-publishing-records": ("s3", "copy", 2),
-    "after-publishing-rejects": ("s3", "copy", 3),
-    "before-archiving": ("s3", "copy", 4),
+    "before-any-copy": ("s3", "copy_object", 1),
+    "after-publishing-records": ("s3", "copy_object", 2),
+    "after-publishing-rejects": ("s3", "copy_object", 3),
+    "before-archiving": ("s3", "copy_object", 4),
     "after-archiving-before-deleting-the-source": ("s3", "delete_object", 1),
     "before-deleting-staging": ("s3", "delete_objects", 1),
     "before-completed": ("dynamodb", "update_item", 2),
 }
 REJECTED_CRASH_POINTS = {
-    "before-archiving": ("s3", "copy", 1),
+    "before-archiving": ("s3", "copy_object", 1),
     "before-deleting-the-source": ("s3", "delete_object", 1),
     "before-deleting-staging": ("s3", "delete_objects", 1),
     "before-rejected": ("dynamodb", "update_item", 2),

@@ -265,13 +265,17 @@ def test_a_callback_claim_is_held_once_until_sent_released_or_lapsed(repo: JobsR
     pending(repo)
     repo.record_decision("job-1", Decision(approved=True))
 
-    first = repo.claim_callback("job-1", lease_seconds=60)
-    assert first is not None
+    taken = repo.claim_callback("job-1", lease_seconds=60)
+    assert taken is not None
+    first, secrets = taken
+    assert secrets.callback_token  # read with the claim: the token to send to
     assert repo.claim_callback("job-1", lease_seconds=60) is None
-    assert repo.claim_callback("job-1", lease_seconds=60, claim=first) == first
+    assert repo.claim_callback("job-1", lease_seconds=60, claim=first) == (first, secrets)
     with clock.shifted(61):
-        lapsed = repo.claim_callback("job-1", lease_seconds=60)
-    assert lapsed not in (None, first)
+        taken = repo.claim_callback("job-1", lease_seconds=60)
+    assert taken is not None
+    lapsed = taken[0]
+    assert lapsed != first
 
     repo.release_callback("job-1", first)  # not ours any more: the lapsed claim's holder keeps it
     assert repo.claim_callback("job-1", lease_seconds=60) is None

@@ -327,7 +327,7 @@ TRANSIENT = {
     ),
     "transform-unreachable": ("transform", "get_object", EndpointConnectionError(endpoint_url=S3_ENDPOINT)),
     "load-SlowDown": ("load", "put_object", client_error("SlowDown", 503, "PutObject")),
-    "finalize-InternalError": ("finalize", "copy", client_error("InternalError", 500, "CopyObject")),
+    "finalize-InternalError": ("finalize", "copy_object", client_error("InternalError", 500, "CopyObject")),
 }
 
 

@@ -206,8 +206,8 @@ def decide(
         extra={"approved": job.decision is not None and job.decision.approved, "via": via},
     )
     lease = CALLBACK_LEASE_SECONDS if lease_seconds is None else lease_seconds
-    if _needs_delivery(job) and _deliver(repo, job, lease):
-        job = repo.get(job_id)
+    if _needs_delivery(job):
+        job = _deliver(repo, job, lease) or job
     return job, created
 
 
@@ -263,43 +263,45 @@ def _needs_delivery(job: Job) -> bool:
     )
 
 
-def _deliver(repo: JobsRepository, job: Job, lease_seconds: int) -> bool:
-    """Send the recorded decision. False when another request holds the send, or when the workflow
-    will take the decision from its own retried approval request; True once it is known delivered.
+def _deliver(repo: JobsRepository, job: Job, lease_seconds: int) -> Job | None:
+    """Send the recorded decision. None when another request holds the send, or when the workflow
+    will take the decision from its own retried approval request; once it is known delivered, the job
+    as that was noted.
 
     A send that fails, or whose answer is lost, is settled by reading the orchestrator (`_settle`):
     the same decision sent twice is refused by the workflow the second time, so "no longer waits" can
     mean "already delivered" as well as "expired"."""
     claim_id = uuid.uuid4().hex
     try:
-        claim = repo.claim_callback(job.job_id, lease_seconds, claim_id)
+        claimed = repo.claim_callback(job.job_id, lease_seconds, claim_id)
     except Exception:
         # The claim may have been taken with its answer lost: give it back, or a repeat would wait
         # for the whole lease.
         with contextlib.suppress(Exception):
             repo.release_callback(job.job_id, claim_id)
         raise
-    if claim is None:
-        return False
+    if claimed is None:
+        return None
+    claim, secrets = claimed
     try:
-        delivered = _send(repo, job)
+        delivered = _send(job, secrets)
     except Exception as exc:
         repo.release_callback(job.job_id, claim)
         logger.warning("decision not delivered", extra={"error_type": type(exc).__name__})
         raise
     if not delivered:
         repo.release_callback(job.job_id, claim)
-        return False
-    repo.mark_callback_sent(job.job_id)
+        return None
+    sent = repo.mark_callback_sent(job.job_id)
     metrics.add_metric(name="CallbacksSent", unit="Count", value=1)
     logger.info("decision delivered", extra={"workflow": job.workflow})
-    return True
+    return sent
 
 
-def _send(repo: JobsRepository, job: Job) -> bool:
-    """Send the recorded decision under the caller's claim; settle an uncertain send (see `_settle`)."""
-    # Read under the claim: a retried Step Functions task may have stored a newer task token.
-    secrets = repo.approval_secrets(job.job_id)
+def _send(job: Job, secrets: ApprovalSecrets) -> bool:
+    """Send the recorded decision under the caller's claim (`secrets`: as the claim's write read them —
+    a retried Step Functions task may have stored a newer task token); settle an uncertain send (see
+    `_settle`)."""
     if not secrets.callback_token:
         raise NotAwaitingDecision(f"job {job.job_id} has no waiting workflow to resume")
     try:

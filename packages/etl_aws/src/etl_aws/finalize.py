@@ -95,7 +95,9 @@ def _finalize_approved(repo: JobsRepository, job: Job, cfg: StepSettings) -> Fin
         recorded = (job.staged or {}).get(short, {})
         src, dst = staging_key(job.job_id, name), processed_key(job.job_id, name)
         try:  # exactly the recorded version, and only while it still has the recorded ETag
-            s3io.copy(cfg.output_bucket, src, dst, recorded.get("version_id"), recorded.get("etag"))
+            # The recorded version's size (the binding check found that version current).
+            size = int(recorded["bytes"]) if "bytes" in recorded else None
+            s3io.copy(cfg.output_bucket, src, dst, recorded.get("version_id"), recorded.get("etag"), size)
         except ClientError as exc:
             if not (recorded and s3io.precondition_failed(exc)):
                 raise
@@ -150,7 +152,9 @@ def _archive(job_id: str, source: Source) -> str | None:
     Returns the archive key, or None when the source version no longer exists and was never archived
     (it was deleted, or overwritten in a bucket without versioning, while the job waited)."""
     key = archive_key(job_id, source.key)
-    moved = s3io.move_version(source.bucket, source.key, source.version_id, source.etag, key)
+    moved = s3io.move_version(
+        source.bucket, source.key, source.version_id, source.etag, key, size=source.size or None
+    )
     return key if moved else None
 
 

@@ -319,34 +319,40 @@ class JobsRepository(QuorumWrites):
             {"cancelled": cancelled, "finalized_at": cancelled["at"]},
         )
 
-    def mark_callback_sent(self, job_id: str) -> None:
-        """Note when the decision's callback was first delivered (later calls keep the first time)."""
-        self._table.update_item(
+    def mark_callback_sent(self, job_id: str) -> Job:
+        """Note when the decision's callback was first delivered (later calls keep the first time).
+        Returns the job as written."""
+        answer = self._table.update_item(
             Key={"job_id": job_id},
             UpdateExpression="SET callback_sent_at = if_not_exists(callback_sent_at, :now)",
             ExpressionAttributeValues={":now": clock.now_iso()},
+            ReturnValues="ALL_NEW",
         )
+        return Job.from_item(answer["Attributes"])
 
-    def claim_callback(self, job_id: str, lease_seconds: int, claim: str | None = None) -> str | None:
+    def claim_callback(
+        self, job_id: str, lease_seconds: int, claim: str | None = None
+    ) -> tuple[str, ApprovalSecrets] | None:
         """Take the right to send a recorded decision's callback, for `lease_seconds`.
 
-        Returns the claim id (`claim`, or a new one), or None when the callback was already sent or
-        another sender holds a live claim: concurrent repeats of a decision then send it once, and a
-        claim left by a crashed sender lapses on its own. Taking a claim again with the same id succeeds,
-        so a retry of a request whose answer was lost finds the claim its first attempt took.
+        Returns the claim id (`claim`, or a new one) with the job's secrets as the claim's write left
+        them (the callback token to send to, read in the same atomic step: no read after the claim), or
+        None when the callback was already sent or another sender holds a live claim: concurrent
+        repeats of a decision then send it once, and a claim left by a crashed sender lapses on its own.
+        Taking a claim again with the same id succeeds, so a retry of a request whose answer was lost
+        finds the claim its first attempt took.
         """
         claim = claim or uuid.uuid4().hex
         values = {":claim": claim, ":until": clock.iso_in(lease_seconds), ":now": clock.now_iso()}
-        taken = self._conditional_update(
+        item = self._conditional_update(
             job_id,
             "SET callback_claim = :claim, callback_claim_until = :until",
             "attribute_exists(decision) AND attribute_not_exists(callback_sent_at)"
             " AND (attribute_not_exists(callback_claim_until) OR callback_claim_until < :now"
             " OR callback_claim = :claim)",
             values,
-            new_item=False,
         )
-        return claim if taken is not None else None
+        return (claim, ApprovalSecrets.from_item(item)) if item is not None else None
 
     def release_callback(self, job_id: str, claim: str) -> None:
         """Give back a claim after a failed send, so the next repeat can retry at once (ours only)."""

@@ -20,6 +20,10 @@ from urllib3.exceptions import ProtocolError
 from etl_aws import clients
 
 PART_SIZE = 8 * 1024 * 1024  # S3 minimum is 5 MiB (except the last part)
+# boto3's managed copy (s3transfer) copies an object smaller than its multipart threshold (8 MiB by
+# default) with one CopyObject, after a HeadObject to learn its size. Where the caller knows the size of
+# the exact version it copies, that CopyObject is made directly: one request fewer, same result.
+SINGLE_COPY_LIMIT = 8 * 1024 * 1024
 # botocore wraps a connection reset while streaming a body in ResponseStreamingError.
 _RESUMABLE = (ConnectionError, IncompleteReadError, ReadTimeoutError, ResponseStreamingError, ProtocolError)
 _MAX_RESUMES = 5
@@ -267,18 +271,30 @@ def copy(
     target_key: str,
     version_id: str | None = None,
     if_match: str | None = None,
+    size: int | None = None,
 ) -> None:
     """Copy within a bucket (multipart for large objects, as boto3's managed copy does).
 
     `version_id` copies that version; `if_match` (an ETag) makes S3 refuse the copy with 412
     PreconditionFailed unless the source still has that ETag (`x-amz-copy-source-if-match`, applied to
     every part of a multipart copy: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html,
-    https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html)."""
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html). `size`: the source
+    version's size when known (saves the managed copy's HeadObject)."""
     source: dict[str, str] = {"Bucket": bucket, "Key": source_key}
     if version_id:
         source["VersionId"] = version_id
-    extra = {"CopySourceIfMatch": f'"{if_match}"'} if if_match else None
-    clients.client("s3").copy(source, bucket, target_key, ExtraArgs=extra)
+    extra = {"CopySourceIfMatch": f'"{if_match}"'} if if_match else {}
+    _copy(clients.client("s3"), source, bucket, target_key, extra, size)
+
+
+def _copy(
+    s3: Any, source: dict[str, str], bucket: str, key: str, extra: dict[str, str], size: int | None
+) -> None:
+    """One CopyObject for a source of known size under SINGLE_COPY_LIMIT; boto3's managed copy otherwise."""
+    if size is not None and 0 < size < SINGLE_COPY_LIMIT:
+        s3.copy_object(CopySource=source, Bucket=bucket, Key=key, **extra)
+    else:
+        s3.copy(source, bucket, key, ExtraArgs=extra or None)
 
 
 def precondition_failed(exc: ClientError) -> bool:
@@ -287,14 +303,21 @@ def precondition_failed(exc: ClientError) -> bool:
 
 
 def move_version(
-    bucket: str, key: str, version_id: str | None, etag: str | None, target_key: str, s3: Any | None = None
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    etag: str | None,
+    target_key: str,
+    s3: Any | None = None,
+    size: int | None = None,
 ) -> bool:
     """Move exactly one object version to `target_key` in the same bucket: copy it, then delete that
     version (an object without versions is deleted only while its ETag is still the pinned one, so a
     newer upload of the same key is never touched). Safe to run again after a crash.
 
     False when the version no longer exists and was never moved (deleted, or overwritten in a bucket
-    without versioning). `s3`: a client of the caller's (default: the process-wide one)."""
+    without versioning). `s3`: a client of the caller's (default: the process-wide one); `size`: the
+    version's size when known (see `copy`)."""
     s3 = s3 or clients.client("s3")
     source: dict[str, str] = {"Bucket": bucket, "Key": key}
     extra: dict[str, str] = {}
@@ -303,7 +326,7 @@ def move_version(
     elif etag:
         extra["CopySourceIfMatch"] = f'"{etag}"'  # never move another upload's content
     try:
-        s3.copy(source, bucket, target_key, ExtraArgs=extra or None)
+        _copy(s3, source, bucket, target_key, extra, size)
     except ClientError as exc:
         if _code(exc) not in _GONE:
             raise

@@ -188,8 +188,9 @@ def units_from_report(report: dict[str, Any]) -> tuple[WorkflowUnits, WorkflowUn
 DURABLE_OPERATIONS_PER_WORKFLOW = 6
 STATE_TRANSITIONS_PER_WORKFLOW = 6
 # S3 requests of an approved workflow, by price class (etl_aws.steps): extract HEAD + ranged GET; transform
-# GET + 2 PUT (records, rejects); load 2 HEAD + PUT (manifest); finalize 4 managed copies (archive + 3
-# published files), each a HEAD and a COPY. DELETE and DeleteObjects are free. 7 PUT-class, 9 GET-class,
-# as `etl demo` counted them (README, "What it costs").
+# GET + 2 PUT (records, rejects); load 2 HEAD + PUT (manifest); finalize 3 HEAD (each staged object still the
+# recorded version) and 4 COPY (archive + 3 published files, their sizes known: no HEAD to size them).
+# DELETE and DeleteObjects are free. 7 PUT-class, 8 GET-class, as `etl demo` counted them (README, "What it
+# costs").
 S3_PUT_CLASS_PER_WORKFLOW = 7
-S3_GET_CLASS_PER_WORKFLOW = 9
+S3_GET_CLASS_PER_WORKFLOW = 8
