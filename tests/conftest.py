@@ -29,13 +29,15 @@ os.environ.update(
 # AWS's limits and the fault injector sit in front of every botocore client the tests create (the
 # handlers' shared clients included): what AWS refuses is refused here too, and faults can be injected.
 # In-process moto handles one DynamoDB request at a time, so item operations are atomic as in AWS, and
-# skips the item copies nothing reads, as the local stack's DynamoDB process does.
-from etl_local import dynamodb_atomic, dynamodb_copies, faults, limits  # noqa: E402
+# skips the item copies nothing reads, as the local stack's DynamoDB process does; SQS checks retention
+# without scanning the queue, as the local stack's moto process does.
+from etl_local import dynamodb_atomic, dynamodb_copies, faults, limits, sqs_retention  # noqa: E402
 
 limits.install()
 faults.install()
 dynamodb_atomic.install()
 dynamodb_copies.install()
+sqs_retention.install()
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:

@@ -32,7 +32,15 @@ from typing import Any
 from urllib.parse import quote
 
 from etl_aws import clock
-from etl_local import dynamodb_atomic, dynamodb_copies, dynamodb_wire, moto_dispatch, moto_state, sfn_resume
+from etl_local import (
+    dynamodb_atomic,
+    dynamodb_copies,
+    dynamodb_wire,
+    moto_dispatch,
+    moto_state,
+    sfn_resume,
+    sqs_retention,
+)
 from etl_local import sfn as sfn_pipeline
 from etl_local.moto_wsgi import KeptAliveMotoServer
 from etl_local.s3_conditions import enforce_copy_source_if_match
@@ -77,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     dynamodb_copies.install()
     dynamodb_atomic.install()
     moto_dispatch.install()
+    sqs_retention.install()
     enforce_copy_source_if_match()
     sfn_pipeline.enable_execution()
     sfn_pipeline.cache_asl_parse()
