@@ -34,13 +34,17 @@ def _run(states: Any, machine: str, name: str) -> str:
     arn = states.start_execution(stateMachineArn=machine, name=name, input=json.dumps({"run": name}))[
         "executionArn"
     ]
+    return _wait(states, arn)
+
+
+def _wait(states: Any, arn: str) -> str:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         status = states.describe_execution(executionArn=arn)["status"]
         if status != "RUNNING":
             return status
         time.sleep(0.05)
-    raise AssertionError(f"execution {name} did not end")
+    raise AssertionError(f"execution {arn} did not end")
 
 
 def test_executions_share_components_and_keep_their_own_retries(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,3 +82,42 @@ def test_executions_share_components_and_keep_their_own_retries(monkeypatch: pyt
     assert ended == ["FAILED"] * 3
     assert calls == {"first": 1 + RETRIES, "second": 1 + RETRIES, "third": 1 + RETRIES}
     assert len(built) == 1  # one build of the components for the definition, whatever the executions
+
+
+def test_json_paths_parsed_once_give_the_same_results() -> None:
+    state = {
+        "Type": "Pass",
+        "Parameters": {"v.$": "$.a.b", "all.$": "$.list[*].n"},
+        "ResultPath": "$.copied",
+        "End": True,
+    }
+    definition = json.dumps({"StartAt": "Copy", "States": {"Copy": state}})
+    restores = [sfn.enable_execution(), sfn.cache_asl_parse(), sfn.cache_json_paths()]
+    try:
+        from moto.stepfunctions.parser.asl.utils import json_path
+
+        with mock_aws():
+            session = boto3.session.Session(region_name="us-east-1")
+            role = sfn.create_role(session.client("iam"), "json-paths")
+            states = session.client("stepfunctions")
+            machine = states.create_state_machine(name="json-paths", definition=definition, roleArn=role)[
+                "stateMachineArn"
+            ]
+            outputs = []
+            for run, b in (("one", 7), ("two", 8)):
+                arn = states.start_execution(
+                    stateMachineArn=machine,
+                    name=run,
+                    input=json.dumps({"a": {"b": b}, "list": [{"n": 1}, {"n": 2}]}),
+                )["executionArn"]
+                assert _wait(states, arn) == "SUCCEEDED"
+                outputs.append(json.loads(states.describe_execution(executionArn=arn)["output"]))
+            parsed = json_path.parse.cache_info()  # type: ignore[attr-defined]
+    finally:
+        for restore in reversed(restores):
+            restore()
+
+    assert [o["copied"] for o in outputs] == [{"v": 7, "all": [1, 2]}, {"v": 8, "all": [1, 2]}]
+    assert [o["a"] for o in outputs] == [{"b": 7}, {"b": 8}]
+    assert parsed.misses == 2  # each path parsed once...
+    assert parsed.hits >= 2  # ...then reused

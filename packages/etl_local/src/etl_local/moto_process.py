@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     enforce_copy_source_if_match()
     sfn_pipeline.enable_execution()
     sfn_pipeline.cache_asl_parse()
+    sfn_pipeline.cache_json_paths()
     sfn_pipeline.reuse_task_clients()
     sfn_pipeline.closed_tokens_time_out()
     sfn_pipeline.stop_ends_callback_waits()
