@@ -14,23 +14,11 @@ from moto import mock_aws
 from moto.dynamodb.models.dynamo_type import Item
 
 from etl_local import dynamodb_copies
+from tests.integration.dynamodb_values import item, scalar
 
-TEXT = st.text(alphabet="abcxyz", min_size=1, max_size=3)
-scalar = st.one_of(
-    TEXT.map(lambda v: {"S": v}),
-    st.integers(-99, 99).map(lambda v: {"N": str(v)}),
-    st.booleans().map(lambda v: {"BOOL": v}),
-    st.binary(min_size=1, max_size=4).map(lambda v: {"B": v}),
-)
-attribute = st.recursive(
-    scalar,
-    lambda inner: st.one_of(
-        st.dictionaries(TEXT, inner, max_size=3).map(lambda v: {"M": v}),
-        st.lists(inner, max_size=3).map(lambda v: {"L": v}),
-    ),
-    max_leaves=10,
-)
-attributes = st.dictionaries(TEXT, attribute, min_size=1, max_size=5)
+# Short names from a few letters, so that projection paths and nested keys meet often.
+NAMES = st.text(alphabet="abcxyz", min_size=1, max_size=3)
+attributes = item(NAMES, max_size=5)
 
 
 def _paths(attrs: dict[str, Any]) -> list[list[str]]:

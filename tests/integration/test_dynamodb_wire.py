@@ -16,31 +16,9 @@ from moto.core.responses import ActionContext, ActionResult
 from moto.core.utils import get_service_model
 
 from etl_local import dynamodb_wire
+from tests.integration.dynamodb_values import item
 
 MODEL = get_service_model("dynamodb")
-TEXT = st.text(min_size=1, max_size=12)
-NUMBER = st.integers(-(10**9), 10**9).map(str)
-BLOB = st.binary(min_size=1, max_size=12)
-
-scalar = st.one_of(
-    TEXT.map(lambda v: {"S": v}),
-    NUMBER.map(lambda v: {"N": v}),
-    BLOB.map(lambda v: {"B": v}),
-    st.booleans().map(lambda v: {"BOOL": v}),
-    st.just({"NULL": True}),
-    st.sets(TEXT, min_size=1, max_size=3).map(lambda v: {"SS": sorted(v)}),
-    st.sets(NUMBER, min_size=1, max_size=3).map(lambda v: {"NS": sorted(v)}),
-    st.sets(BLOB, min_size=1, max_size=3).map(lambda v: {"BS": sorted(v)}),
-)
-attribute = st.recursive(
-    scalar,
-    lambda inner: st.one_of(
-        st.dictionaries(TEXT, inner, max_size=3).map(lambda v: {"M": v}),
-        st.lists(inner, max_size=3).map(lambda v: {"L": v}),
-    ),
-    max_leaves=12,
-)
-item = st.dictionaries(TEXT, attribute, min_size=1, max_size=6)
 
 
 def serialized(serializer: type[serialize.ResponseSerializer], operation: str, result: Any) -> Any:
@@ -55,7 +33,7 @@ def serialized(serializer: type[serialize.ResponseSerializer], operation: str, r
 
 
 @settings(max_examples=150, deadline=None)
-@given(item)
+@given(item())
 def test_get_item_answers_as_motos_serializer(found: dict[str, Any]) -> None:
     result = {"Item": found, "ConsumedCapacity": {"TableName": "t", "CapacityUnits": 0.5}}
     assert serialized(dynamodb_wire.DirectAttributeSerializer, "GetItem", result) == serialized(
@@ -64,7 +42,7 @@ def test_get_item_answers_as_motos_serializer(found: dict[str, Any]) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(item, max_size=4), item)
+@given(st.lists(item(), max_size=4), item())
 def test_batch_get_and_query_answer_as_motos_serializer(items: list[dict[str, Any]], key: dict) -> None:
     batch = {"Responses": {"t": items}, "UnprocessedKeys": {"t": {"Keys": [key]}}}
     query = {"Items": items, "Count": len(items), "ScannedCount": len(items), "LastEvaluatedKey": key}
