@@ -76,16 +76,21 @@ def test_an_upload_whose_archive_key_would_be_too_long_fails_at_extract(
     assert objects(aws, cfg.output_bucket) == {}
 
 
-def test_finalize_archives_the_source_before_it_publishes(
-    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository
-) -> None:
-    ref = upload(aws, "uploads/order.csv", csv_bytes(rows=20))
+def _publish(aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository, key: str) -> tuple[str, list]:
+    """Upload `key`, run it to the approval, approve and finalize it; the job id and finalize's calls."""
+    ref = upload(aws, key, csv_bytes(rows=20))
     job_id = identity.job_id(ref)
     run_to_pending(cfg, ref)
     repo.record_decision(job_id, APPROVAL)
-
     with RECORDER.recording() as calls, attributed_to("durable-orchestrator"):
         steps.finalize(job_id, Outcome.APPROVED, APPROVAL, cfg=cfg)
+    return job_id, calls
+
+
+def test_finalize_archives_the_source_before_it_publishes(
+    aws: Any, cfg: ApprovalRequestSettings, repo: JobsRepository
+) -> None:
+    job_id, calls = _publish(aws, cfg, repo, "uploads/order.csv")
 
     s3 = [c.operation for c in calls if c.service == "s3" and c.operation in ("CopyObject", "DeleteObject")]
     assert s3[:2] == ["CopyObject", "DeleteObject"]  # the source archived and removed first
@@ -98,13 +103,7 @@ def test_finalize_copies_without_asking_sizes_it_recorded(
 ) -> None:
     """The sizes of the source and of the staged versions are on the job: a publish makes one HeadObject
     per staged object (the check that each is still the recorded version) and none to size a copy."""
-    ref = upload(aws, "uploads/sized.csv", csv_bytes(rows=20))
-    job_id = identity.job_id(ref)
-    run_to_pending(cfg, ref)
-    repo.record_decision(job_id, APPROVAL)
-
-    with RECORDER.recording() as calls, attributed_to("durable-orchestrator"):
-        steps.finalize(job_id, Outcome.APPROVED, APPROVAL, cfg=cfg)
+    job_id, calls = _publish(aws, cfg, repo, "uploads/sized.csv")
 
     heads = [c.params["Key"] for c in calls if c.service == "s3" and c.operation == "HeadObject"]
     assert sorted(heads) == sorted(layout.staging_key(job_id, name) for name in layout.OUTPUT_FILES)
