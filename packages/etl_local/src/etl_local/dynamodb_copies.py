@@ -91,8 +91,9 @@ def install() -> None:
         return
     project.copy_free = True  # type: ignore[attr-defined]
     Item.project = project  # type: ignore[method-assign]
-    dynamodb_responses.copy = _Copies()  # type: ignore[attr-defined]
-    dynamodb_models.copy = _Copies()  # type: ignore[attr-defined]
+    copies = _Copies()
+    dynamodb_responses.copy = copies  # type: ignore[attr-defined]
+    dynamodb_models.copy = copies  # type: ignore[attr-defined]
     original = dynamodb_responses.DynamoHandler.update_item
 
     @functools.wraps(original)

@@ -149,14 +149,13 @@ def cache_json_paths() -> Callable[[], None]:
     return restore
 
 
-def draw_heap_keys(program: Any) -> int:
-    """Give every evaluation component reachable from `program` its `heap_key` now; returns how many."""
+def draw_heap_keys(program: Any) -> None:
+    """Give every evaluation component reachable from `program` its `heap_key` now."""
     from moto.stepfunctions.parser.asl.component.component import Component
     from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 
     seen: set[int] = set()
     pending: list[Any] = [program]
-    drawn = 0
     while pending:
         value = pending.pop()
         if id(value) in seen:
@@ -169,9 +168,7 @@ def draw_heap_keys(program: Any) -> int:
         elif isinstance(value, Component):
             if isinstance(value, EvalComponent):
                 _ = value.heap_key
-                drawn += 1
             pending.extend(vars(value).values())
-    return drawn
 
 
 def reuse_task_clients() -> Callable[[], None]:
